@@ -1,0 +1,76 @@
+/**
+ * Every limit of the scanner, in one place, with its reason and default.
+ *
+ * Names and defaults follow ClamAV 1.4 (`libclamav/default.h`, clamd.conf keys) so that
+ * `--max-filesize` and friends mean the same thing here as there. Hitting a scan limit is not an
+ * error and not a detection by default: the layer is skipped and reported as `not-scanned` in
+ * JSON (clamscan prints `OK`); `--alert-exceeds-max` turns the first one hit into
+ * `Heuristics.Limits.Exceeded.<Name>`.
+ */
+
+export interface ScanLimits {
+  /** Bytes of one file or extracted child above which it is skipped (ClamAV MaxFileSize, 100 MiB). */
+  maxFileSize: number;
+  /** Bytes scanned per top-level file, container and children together (MaxScanSize, 400 MiB). */
+  maxScanSize: number;
+  /** Container nesting depth (MaxRecursion, 17). */
+  maxRecursion: number;
+  /** Members extracted per top-level file (MaxFiles, 10000). */
+  maxFiles: number;
+  /** Milliseconds per top-level file; 0 = off (MaxScanTime, 120000). */
+  maxScanTime: number;
+  /** Files larger than this skip PCRE subsignatures (PCREMaxFileSize, 100 MiB). */
+  pcreMaxFileSize: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ScanLimits> = Object.freeze({
+  maxFileSize: 100 * 1024 * 1024,
+  maxScanSize: 400 * 1024 * 1024,
+  maxRecursion: 17,
+  maxFiles: 10000,
+  maxScanTime: 120000,
+  pcreMaxFileSize: 100 * 1024 * 1024,
+});
+
+/** ClamAV's name for each limit, used in `Heuristics.Limits.Exceeded.<Name>`. */
+export const LIMIT_NAMES: Readonly<Record<keyof ScanLimits, string>> = Object.freeze({
+  maxFileSize: 'MaxFileSize',
+  maxScanSize: 'MaxScanSize',
+  maxRecursion: 'MaxRecursion',
+  maxFiles: 'MaxFiles',
+  maxScanTime: 'MaxScanTime',
+  pcreMaxFileSize: 'PCREMaxFileSize',
+});
+
+/**
+ * Engine-internal caps. Not user options: they bound work on hostile signatures and inputs.
+ */
+export const ENGINE_LIMITS = Object.freeze({
+  /** Longest line of a line-based database (ClamAV FILEBUFF, 8192). */
+  maxDbLine: 8192,
+  /** Longest `.ldb` line (CLI_DEFAULT_LSIG_BUFSIZE, 32768). */
+  maxLdbLine: 32768,
+  /** Subsignatures per logical signature (MAX_LDB_SUBSIGS, 64). */
+  maxLdbSubsigs: 64,
+  /** Nesting of generic alternatives in a body signature (ACPATT_ALTN_MAXNEST, 15). */
+  maxAltNesting: 15,
+  /** Widest `[x-y]` edge range (AC_CH_MAXDIST, 32). */
+  maxEdgeRange: 32,
+  /** Matches of one part of one signature remembered per layer; further ones are counted only. */
+  maxMatchesPerPart: 1000,
+  /** Chunk size for streaming a large file through the matcher. */
+  streamChunk: 4 * 1024 * 1024,
+  /** Files up to this size are read whole; larger ones stream in chunks. */
+  wholeFileRead: 32 * 1024 * 1024,
+});
+
+/** Parses ClamAV-style sizes: `100`, `100K`, `100M`, `1G` (case-insensitive). Returns undefined on bad input. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? '').toLowerCase();
+  const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : unit === 'g' ? 1024 * 1024 * 1024 : 1;
+  const v = n * mult;
+  return Number.isSafeInteger(v) ? v : undefined;
+}
