@@ -1,0 +1,101 @@
+/**
+ * Compiled body signatures: `.ndb` signatures and `.ldb` content subsignatures → parts with atoms,
+ * one shared atom index, and the per-signature data the scanner needs (offsets, gaps, owners).
+ *
+ * In: parsed signatures. Out: a `BodyDatabase` that scans a layer's bytes in one pass and returns
+ * every verified match with its position, so that the scanner can apply offsets, chain multi-part
+ * signatures, count logical subsignatures and order detections as ClamAV does.
+ */
+import type { BodyPattern, Gap, OffsetSpec, PatternNode, SigOrigin } from '../signatures/clamav/types.js';
+import { AtomIndex, chooseAtom, type AtomSource } from './atoms.js';
+import { verifyPart, type Subject } from './verify.js';
+
+export interface BodySigInput {
+  /** Name as reported. */
+  name: string;
+  target: number;
+  offset: OffsetSpec;
+  pattern: BodyPattern;
+  origin: SigOrigin;
+  /** For ldb content subsignatures: the logical signature and subsignature index. */
+  owner?: { ldb: number; subsig: number };
+  /** True when ClamAV would put this signature in its Boyer-Moore matcher (plain hex, fixed offset). */
+  boyerMoore?: boolean;
+}
+
+export interface CompiledPart {
+  sig: number;
+  partNo: number;
+  nodes: PatternNode[];
+  atomIndex: number;
+  leftSkip: number;
+}
+
+export interface BodySig extends BodySigInput {
+  parts: number[];
+  gaps: Gap[];
+}
+
+/** One verified match of one part. Positions are offsets in the layer. */
+export interface PartMatch { part: number; start: number; end: number }
+
+export class BodyDatabase {
+  readonly sigs: BodySig[] = [];
+  readonly parts: CompiledPart[] = [];
+  readonly index: AtomIndex;
+  /** Targets that have at least one signature, so a layer can skip what cannot match. */
+  readonly targets = new Set<number>();
+  /** Longest span a part can cover before and after its atom, for windows over large files. */
+  readonly maxPartSpan: number;
+
+  constructor(inputs: readonly BodySigInput[]) {
+    const sources: AtomSource[] = [];
+    let maxSpan = 0;
+    for (const input of inputs) {
+      const sigId = this.sigs.length;
+      const partIds: number[] = [];
+      input.pattern.parts.forEach((nodes, partNo) => {
+        const atom = chooseAtom(nodes);
+        if (!atom) return; // the parser guarantees an atom; a part without one cannot match
+        const leftSkip = nodes.length > 1 && nodes[1]!.k === 'skip' && nodes[0]!.k === 'byte' ? 2 : 0;
+        const id = this.parts.length;
+        this.parts.push({ sig: sigId, partNo, nodes, atomIndex: atom.index, leftSkip });
+        partIds.push(id);
+        sources.push({ part: id, atom });
+        maxSpan = Math.max(maxSpan, maxLength(nodes));
+      });
+      if (partIds.length !== input.pattern.parts.length) continue;
+      this.sigs.push({ ...input, parts: partIds, gaps: input.pattern.gaps });
+      this.targets.add(input.target);
+    }
+    this.maxPartSpan = maxSpan;
+    this.index = new AtomIndex(sources);
+  }
+
+  /**
+   * Finds every part match whose atom starts in [from, to) of the subject's data, for signatures
+   * whose target is in `targets`. Matches are returned in atom-position order.
+   */
+  scan(subject: Subject, from: number, to: number, targets: ReadonlySet<number>, out: PartMatch[], limitPerPart = 8): void {
+    const parts = this.parts;
+    const sigs = this.sigs;
+    this.index.scan(subject.data, from, to, (partId, pos) => {
+      const p = parts[partId]!;
+      if (!targets.has(sigs[p.sig]!.target)) return;
+      const found = verifyPart(p.nodes, p.atomIndex, subject, pos, p.leftSkip, limitPerPart);
+      for (const m of found) out.push({ part: partId, start: subject.base + m.start, end: subject.base + m.end });
+    });
+  }
+}
+
+/** Upper bound of the bytes a node sequence can span (Infinity never occurs inside a part). */
+export function maxLength(nodes: readonly PatternNode[]): number {
+  let n = 0;
+  for (const x of nodes) {
+    if (x.k === 'byte') n += 1;
+    else if (x.k === 'skip') n += x.max;
+    else if (x.k === 'class') n += x.edge ? 0 : x.cls === 'L' ? 2 : 1;
+    else n += Math.max(0, ...x.branches.map(maxLength));
+  }
+  return n;
+}
