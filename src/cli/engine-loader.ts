@@ -1,0 +1,105 @@
+/**
+ * The real engine behind `vigil scan`: database paths → (compiled cache or parse) → Engine →
+ * the shell's `LoadedEngine` port.
+ *
+ * The compiled cache lives in `$VIGIL_HOME/cache/<key>.vdb`, where the key hashes every source
+ * file's path, size and modification time plus the load options; any change to a source makes a
+ * new key, so a cache is only ever used when it is newer than (and made from) its sources.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { renderDiagnostic } from '../core/diagnostics.js';
+import { Engine } from '../engine/engine.js';
+import { deserializeSignatures, serializeSignatures } from '../engine/serialize.js';
+import { isDbFile, loadSignatures, type SignatureSet } from '../signatures/clamav/loader.js';
+import type { EngineLoader, LoadedEngine, ScanCallOptions } from '../scan/engine-port.js';
+import { cacheDir, defaultDatabases, packagedDbDir } from './home.js';
+import { VERSION } from './version.js';
+
+export interface ResolvedLoad {
+  paths: string[];
+  detectPua: boolean;
+  officialOnly: boolean;
+}
+
+/** The cache key of a load: every source file's identity and the options. */
+export function cacheKey(load: ResolvedLoad): string {
+  const h = createHash('sha256');
+  h.update(`v1\0${VERSION}\0${load.detectPua}\0${load.officialOnly}\0`);
+  for (const p of load.paths) {
+    const abs = resolve(p);
+    try {
+      const st = statSync(abs);
+      if (st.isDirectory()) {
+        h.update(`D${abs}\0`);
+        for (const n of readdirSync(abs).filter(isDbFile).sort()) {
+          const s = statSync(join(abs, n));
+          h.update(`${n}\0${s.size}\0${s.mtimeMs}\0`);
+        }
+      } else h.update(`F${abs}\0${st.size}\0${st.mtimeMs}\0`);
+    } catch {
+      h.update(`M${abs}\0`);
+    }
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+export function resolveLoad(databases: string[], detectPua: boolean, officialOnly = false): ResolvedLoad {
+  return { paths: databases.length > 0 ? databases : defaultDatabases(), detectPua, officialOnly };
+}
+
+/** Loads signatures, from the compiled cache when it is current; writes the cache after a parse. */
+export function loadWithCache(load: ResolvedLoad, opts: { useCache: boolean; writeCache: boolean }): { set: SignatureSet; fromCache: boolean; cachePath: string } {
+  const cachePath = join(cacheDir(), `${cacheKey(load)}.vdb`);
+  if (opts.useCache) {
+    try {
+      const set = deserializeSignatures(readFileSync(cachePath));
+      if (set) return { set, fromCache: true, cachePath };
+    } catch { /* no cache yet */ }
+  }
+  const set = loadSignatures({ paths: load.paths, detectPua: load.detectPua, officialOnly: load.officialOnly, trustedPaths: [packagedDbDir()] });
+  if (set.ok && opts.writeCache) writeCache(cachePath, set);
+  return { set, fromCache: false, cachePath };
+}
+
+export function writeCache(cachePath: string, set: SignatureSet): boolean {
+  try {
+    mkdirSync(join(cachePath, '..'), { recursive: true });
+    const tmp = `${cachePath}.${process.pid}.tmp`;
+    writeFileSync(tmp, serializeSignatures(set));
+    renameSync(tmp, cachePath);
+    return true;
+  } catch {
+    return false; // a cache is an optimisation: failing to write one is not an error
+  }
+}
+
+/** Error lines as clamscan prints them, preceded by our detailed diagnostics. */
+export function loadErrors(set: SignatureSet): string[] {
+  const lines = set.diagnostics.map(renderDiagnostic);
+  const errs = set.diagnostics.filter((d) => d.severity === 'error');
+  if (errs.length > 0) {
+    lines.push(errs.some((d) => d.code === 'clamav.db.open') && errs.every((d) => d.code === 'clamav.db.open') ? "ERROR: Can't open file or directory" : 'ERROR: Malformed database');
+  }
+  return lines;
+}
+
+export function engineFromSet(set: SignatureSet): LoadedEngine {
+  const engine = new Engine(set);
+  return {
+    knownSignatures: set.known,
+    engineVersion: `vigil-${VERSION}`,
+    scan(bytes: Uint8Array, opts: ScanCallOptions) {
+      return engine.scan(bytes, { allmatch: opts.allmatch });
+    },
+  };
+}
+
+export const realEngineLoader: EngineLoader = async (opts) => {
+  const load = resolveLoad(opts.databases, opts.detectPua, opts.officialOnly ?? false);
+  const { set } = loadWithCache(load, { useCache: true, writeCache: true });
+  const errors = loadErrors(set);
+  if (!set.ok) return { errors };
+  return { engine: engineFromSet(set), errors };
+};
