@@ -135,7 +135,7 @@ export class AtomIndex {
     // Bitmap of hashed 4-byte atoms: ~16 bits per atom keeps false candidates rare while the
     // bitmap stays within the L2 cache up to tens of thousands of atoms.
     let bits4 = 1 << 14;
-    while (bits4 < n4 * 16 && bits4 < 1 << 24) bits4 *= 2;
+    while (bits4 < n4 * 32 && bits4 < 1 << 23) bits4 *= 2;
     this.shift4 = 32 - Math.log2(bits4);
     this.bitmap4 = new Int32Array(bits4 >>> 5);
     this.table4 = new KeyTable(n4 || 1);
@@ -186,13 +186,16 @@ export class AtomIndex {
     const fast = Math.min(to, len - 3);
     let i = from;
     if (has4 && !has3 && !has2) {
-      // The common case: a tight loop with one hashed bit test per position.
+      // The common case: a tight loop with a rolling 32-bit window and one hashed bit test per position.
+      if (i >= fast) return;
+      let v = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16);
       for (; i < fast; i++) {
-        const v = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+        v |= data[i + 3]! << 24; // bytes i..i+3, little-endian, as the keys were built
         const h = Math.imul(v, 0x9e3779b1) >>> shift4;
         if ((bitmap4[h >>> 5]! & (1 << (h & 31))) !== 0) {
           for (let e = this.table4.get(v); e !== -1; e = entryNext[e]!) onHit(entryPart[e]!, i);
         }
+        v >>>= 8;
       }
       return;
     }
