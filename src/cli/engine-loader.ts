@@ -11,6 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSy
 import { join, resolve } from 'node:path';
 import { renderDiagnostic } from '../core/diagnostics.js';
 import { Engine } from '../engine/engine.js';
+import { pcreProblems } from '../engine/pcre.js';
 import { deserializeSignatures, serializeSignatures } from '../engine/serialize.js';
 import { isDbFile, loadSignatures, type SignatureSet } from '../signatures/clamav/loader.js';
 import type { EngineLoader, LoadedEngine, ScanCallOptions } from '../scan/engine-port.js';
@@ -58,7 +59,7 @@ export function loadWithCache(load: ResolvedLoad, opts: { useCache: boolean; wri
       if (set) return { set, fromCache: true, cachePath };
     } catch { /* no cache yet */ }
   }
-  const set = loadSignatures({ paths: load.paths, detectPua: load.detectPua, officialOnly: load.officialOnly, trustedPaths: [packagedDbDir()] });
+  const set = loadSignatures({ paths: load.paths, detectPua: load.detectPua, officialOnly: load.officialOnly, trustedPaths: [packagedDbDir()], checkPcre: pcreProblems });
   if (set.ok && opts.writeCache) writeCache(cachePath, set);
   return { set, fromCache: false, cachePath };
 }

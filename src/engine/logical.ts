@@ -4,12 +4,19 @@
  * from the recorded subsignature matches (reference §1.3: "evaluated after the whole layer").
  *
  * In: parsed `LdbSig`s; the list of body-signature inputs, to which this module appends one input
- * per content subsignature (tagged with its owner). Out: a `LogicalPort` for the scanner.
+ * per content-subsignature variant (tagged with its owner). Out: a `LogicalPort` for the scanner.
+ *
+ * Order of evaluation per signature, as in ClamAV: content subsignatures come from the body pass;
+ * byte compares run next (so one triggered by a PCRE subsignature never fires); PCRE subsignatures
+ * run last, each only when its trigger expression holds on the counts so far.
  */
-import type { LdbSig, Range } from '../signatures/clamav/types.js';
+import { resolveExecOffset } from '../formats/exec.js';
+import type { LdbContentSubsig, LdbByteCmpSubsig } from '../signatures/clamav/ldb-types.js';
 import { applyModifiers } from '../signatures/clamav/ldb.js';
+import type { LdbSig, OffsetSpec, Range } from '../signatures/clamav/types.js';
 import type { BodySigInput } from './bodydb.js';
-import { evalLogical } from './lsig.js';
+import { evalByteCompare, evalLogical } from './lsig.js';
+import { evalPcre } from './pcre.js';
 import type { Detection } from './result.js';
 import type { LogicalContext, LogicalPort } from './scanner.js';
 
@@ -17,12 +24,23 @@ function inRange(v: number, r: Range | undefined): boolean {
   return r === undefined || (v >= r.min && v <= r.max);
 }
 
+/**
+ * ClamAV's counting: matches arrive in the order the matcher finds them, and one that starts at
+ * or before the last counted start is not counted again.
+ */
+function countMatches(starts: readonly number[]): { count: number; counted: number[] } {
+  const counted: number[] = [];
+  for (const s of starts) if (counted.length === 0 || s > counted[counted.length - 1]!) counted.push(s);
+  return { count: counted.length, counted };
+}
+
 export class LogicalSignatures implements LogicalPort {
   constructor(private readonly sigs: readonly LdbSig[], inputs: BodySigInput[]) {
     sigs.forEach((sig, ldb) => {
       sig.subsigs.forEach((sub, subsig) => {
         if (sub.k !== 'content') return;
-        for (const pattern of applyModifiers(sub.pattern, sub.mods)) {
+        const variants = (sub as Partial<LdbContentSubsig>).variants ?? applyModifiers(sub.pattern, sub.mods);
+        for (const pattern of variants) {
           inputs.push({ name: sig.name, target: sig.tdb.target, offset: sub.offset, pattern, origin: sig.origin, owner: { ldb, subsig } });
         }
       });
@@ -33,27 +51,55 @@ export class LogicalSignatures implements LogicalPort {
 
   evaluate(ctx: LogicalContext): readonly Detection[] {
     const out: Detection[] = [];
+    const size = ctx.bytes.length;
+    const resolver = (spec: OffsetSpec) => {
+      if (spec.kind === 'ep' || spec.kind === 'section' || spec.kind === 'sectionEntire' || spec.kind === 'lastSection') {
+        return ctx.exec ? resolveExecOffset(ctx.exec, spec) : undefined;
+      }
+      return undefined;
+    };
+    let text: string | undefined;
     this.sigs.forEach((sig, ldb) => {
       const t = sig.tdb;
       if (t.target !== 0 && !ctx.targets.has(t.target)) return;
-      if (!inRange(ctx.bytes.length, t.fileSize)) return;
+      if (!inRange(size, t.fileSize)) return;
       if (t.entryPoint && (!ctx.exec || !inRange(ctx.exec.entryPoint, t.entryPoint))) return;
       if (t.numberOfSections && (!ctx.exec || !inRange(ctx.exec.sections.length, t.numberOfSections))) return;
+      // Container/Intermediates describe enclosing layers: a top-level file has none, so only
+      // `Container:CL_TYPE_ANY` ("root only") holds there.
       if (t.container !== undefined && t.container !== 'CL_TYPE_ANY' && ctx.layer.length === 0) return;
       if (t.intermediates !== undefined && ctx.layer.length === 0) return;
       if (t.iconGroup1 !== undefined || t.iconGroup2 !== undefined) return; // icon matching needs PE resources
-      const counts = new Uint32Array(sig.subsigs.length);
-      let firstOffset: number | undefined;
+      const n = sig.subsigs.length;
+      const counts = new Uint32Array(n);
+      const offsets: number[][] = Array.from({ length: n }, () => []);
       sig.subsigs.forEach((sub, i) => {
         if (sub.k !== 'content') return;
         const m = ctx.subsigMatches.get(`${ldb}:${i}`);
         if (!m) return;
-        counts[i] = new Set(m).size;
-        const first = Math.min(...m);
-        if (firstOffset === undefined || first < firstOffset) firstOffset = first;
+        const c = countMatches(m);
+        counts[i] = c.count;
+        offsets[i] = c.counted;
+      });
+      sig.subsigs.forEach((sub, i) => {
+        if (sub.k !== 'bytecmp') return;
+        const bc = sub as unknown as LdbByteCmpSubsig;
+        const ref = offsets[bc.ref];
+        if (!ref || ref.length === 0) return;
+        if (evalByteCompare(bc as never, ctx.bytes, ref)) { counts[i] = 1; offsets[i] = [ref[ref.length - 1]!]; }
+      });
+      sig.subsigs.forEach((sub, i) => {
+        if (sub.k !== 'pcre') return;
+        if (sub.trigger && !evalLogical(sub.trigger, counts)) return;
+        text ??= Buffer.from(ctx.bytes.buffer, ctx.bytes.byteOffset, ctx.bytes.byteLength).toString('latin1');
+        const found = evalPcre(sub, text, size, resolver);
+        counts[i] = found.length;
+        offsets[i] = found;
       });
       if (!evalLogical(sig.expr, counts)) return;
-      out.push({ name: sig.name, kind: 'logical', db: sig.origin.db, line: sig.origin.line, layer: ctx.layer, ...(firstOffset !== undefined ? { offset: firstOffset } : {}) });
+      let first: number | undefined;
+      for (const o of offsets) for (const v of o) if (first === undefined || v < first) first = v;
+      out.push({ name: sig.name, kind: 'logical', db: sig.origin.db, line: sig.origin.line, layer: ctx.layer, ...(first !== undefined ? { offset: first } : {}) });
     });
     return out;
   }

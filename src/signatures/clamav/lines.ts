@@ -58,17 +58,23 @@ export function countPhysicalLines(data: Uint8Array | string): number {
   return count;
 }
 
-/** `cli_strtokenize`: a plain split on `delim` into at most `max` fields (the last keeps the rest). */
+/**
+ * `cli_strtokenize`: split on `delim` into at most `max` fields. Like ClamAV, the last field ends
+ * at the next delimiter too (text after it is dropped), so callers detect "too many fields" by
+ * asking for one field more than they accept.
+ */
 export function tokenize(text: string, delim: string, max: number): string[] {
   const out: string[] = [];
   let start = 0;
-  while (out.length < max - 1) {
+  while (out.length < max) {
     const i = text.indexOf(delim, start);
-    if (i < 0) break;
+    if (i < 0) {
+      out.push(text.slice(start));
+      break;
+    }
     out.push(text.slice(start, i));
     start = i + 1;
   }
-  out.push(text.slice(start));
   return out;
 }
 
@@ -96,11 +102,12 @@ export function lineMd5(text: string): string {
 }
 
 /**
- * ClamAV's reported name (`cli_virname`): ` (Clam)` removed; `.UNOFFICIAL` appended unless the
- * signature came from a verified container or is a heuristic.
+ * ClamAV's reported name (`cli_virname`): the name ends at ` (Clam)` if that occurs; `.UNOFFICIAL`
+ * is appended unless the signature came from a verified container or is a heuristic.
  */
 export function reportedName(raw: string, official: boolean): string {
-  const name = raw.includes(' (Clam)') ? raw.replace(' (Clam)', '') : raw;
+  const cut = raw.indexOf(' (Clam)');
+  const name = cut >= 0 ? raw.slice(0, cut) : raw;
   if (official || name.startsWith('Heuristics.')) return name;
   return `${name}.UNOFFICIAL`;
 }

@@ -16,7 +16,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { parseNdb } from './ndb.js';
-import { parseLdb } from './ldb.js';
+import { parseLdb, type PcreProblem } from './ldb.js';
 import { parseHashDb, type HashSink } from './hash.js';
 import { parseIgn, IgnoreSet } from './ign.js';
 import { parseCdb } from './cdb.js';
@@ -31,6 +31,8 @@ export interface LoadOptions {
   officialOnly?: boolean;
   /** Databases whose content is treated as official (vigil's own shipped database). */
   trustedPaths?: string[];
+  /** Syntax check for PCRE subsignatures (supplied by the engine, which owns the regex translator). */
+  checkPcre?: (pattern: string, flags: string) => readonly PcreProblem[];
 }
 
 export interface LoadedHash {
@@ -188,7 +190,7 @@ function loadMember(display: string, name: string, data: Uint8Array, set: Signat
     record('ndb', r.sigs.length);
   } else if (ext('.ndu')) { /* PUA off */ }
   else if (ext('.ldb') || (ext('.ldu') && pua)) {
-    const r = parseLdb(data, { file: display, official, ignore });
+    const r = parseLdb(data, { file: display, official, ignore, ...(opts.checkPcre ? { checkPcre: opts.checkPcre } : {}) });
     set.diagnostics.push(...r.diagnostics);
     for (const s of r.sigs) set.ldb.push({ ...s, name: reportedName(s.name, official) });
     record('ldb', r.sigs.length);
