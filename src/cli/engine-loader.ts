@@ -12,7 +12,11 @@ import { join, resolve } from 'node:path';
 import { renderDiagnostic } from '../core/diagnostics.js';
 import { Engine } from '../engine/engine.js';
 import { pcreProblems } from '../engine/pcre.js';
-import { deserializeSignatures, serializeSignatures } from '../engine/serialize.js';
+import { CLAMAV_LOAD_ERROR } from '../signatures/clamav/hash.js';
+import { CDB_LOAD_ERROR } from '../signatures/clamav/cdb.js';
+import { deserializeDatabase, serializeDatabase } from '../engine/serialize.js';
+import { HashIndexBuilder } from '../engine/hashindex.js';
+import type { HashIndexes } from '../engine/engine.js';
 import { isDbFile, loadSignatures, type SignatureSet } from '../signatures/clamav/loader.js';
 import type { EngineLoader, LoadedEngine, ScanCallOptions } from '../scan/engine-port.js';
 import { cacheDir, defaultDatabases, packagedDbDir } from './home.js';
@@ -51,24 +55,33 @@ export function resolveLoad(databases: string[], detectPua: boolean, officialOnl
 }
 
 /** Loads signatures, from the compiled cache when it is current; writes the cache after a parse. */
-export function loadWithCache(load: ResolvedLoad, opts: { useCache: boolean; writeCache: boolean }): { set: SignatureSet; fromCache: boolean; cachePath: string } {
+export function loadWithCache(load: ResolvedLoad, opts: { useCache: boolean; writeCache: boolean }): { set: SignatureSet; indexes: HashIndexes; fromCache: boolean; cachePath: string } {
   const cachePath = join(cacheDir(), `${cacheKey(load)}.vdb`);
   if (opts.useCache) {
     try {
-      const set = deserializeSignatures(readFileSync(cachePath));
-      if (set) return { set, fromCache: true, cachePath };
+      const got = deserializeDatabase(readFileSync(cachePath));
+      if (got) return { ...got, fromCache: true, cachePath };
     } catch { /* no cache yet */ }
   }
-  const set = loadSignatures({ paths: load.paths, detectPua: load.detectPua, officialOnly: load.officialOnly, trustedPaths: [packagedDbDir()], checkPcre: pcreProblems });
-  if (set.ok && opts.writeCache) writeCache(cachePath, set);
-  return { set, fromCache: false, cachePath };
+  // Hash signatures stream straight into the compact indexes: no object per signature.
+  const file = new HashIndexBuilder();
+  const allow = new HashIndexBuilder();
+  const other = new HashIndexBuilder(); // section and import hashes: kept for counts until PE hashing lands
+  const set = loadSignatures({
+    paths: load.paths, detectPua: load.detectPua, officialOnly: load.officialOnly, trustedPaths: [packagedDbDir()],
+    checkPcre: pcreProblems,
+    hashSink: (scope, isAllow) => (scope !== 'file' ? other : isAllow ? allow : file),
+  });
+  const indexes = { file: file.build(), allow: allow.build() };
+  if (set.ok && opts.writeCache) writeCache(cachePath, set, indexes);
+  return { set, indexes, fromCache: false, cachePath };
 }
 
-export function writeCache(cachePath: string, set: SignatureSet): boolean {
+export function writeCache(cachePath: string, set: SignatureSet, indexes: HashIndexes): boolean {
   try {
     mkdirSync(join(cachePath, '..'), { recursive: true });
     const tmp = `${cachePath}.${process.pid}.tmp`;
-    writeFileSync(tmp, serializeSignatures(set));
+    writeFileSync(tmp, serializeDatabase(set, indexes));
     renameSync(tmp, cachePath);
     return true;
   } catch {
@@ -79,15 +92,19 @@ export function writeCache(cachePath: string, set: SignatureSet): boolean {
 /** Error lines as clamscan prints them, preceded by our detailed diagnostics. */
 export function loadErrors(set: SignatureSet): string[] {
   const lines = set.diagnostics.map(renderDiagnostic);
-  const errs = set.diagnostics.filter((d) => d.severity === 'error');
-  if (errs.length > 0) {
-    lines.push(errs.some((d) => d.code === 'clamav.db.open') && errs.every((d) => d.code === 'clamav.db.open') ? "ERROR: Can't open file or directory" : 'ERROR: Malformed database');
+  const first = set.diagnostics.find((d) => d.severity === 'error');
+  if (first) {
+    // clamscan prints the cl_strerror() text of the first failure's return code.
+    const text = first.code === 'clamav.db.open' ? "Can't open file or directory" : LOAD_ERROR_TEXT[first.code] ?? 'Malformed database';
+    lines.push(`ERROR: ${text}`);
   }
   return lines;
 }
 
-export function engineFromSet(set: SignatureSet): LoadedEngine {
-  const engine = new Engine(set);
+const LOAD_ERROR_TEXT: Readonly<Record<string, string>> = { ...CLAMAV_LOAD_ERROR, ...CDB_LOAD_ERROR };
+
+export function engineFromSet(set: SignatureSet, indexes?: HashIndexes): LoadedEngine {
+  const engine = new Engine(set, indexes);
   return {
     knownSignatures: set.known,
     engineVersion: `vigil-${VERSION}`,
@@ -99,8 +116,8 @@ export function engineFromSet(set: SignatureSet): LoadedEngine {
 
 export const realEngineLoader: EngineLoader = async (opts) => {
   const load = resolveLoad(opts.databases, opts.detectPua, opts.officialOnly ?? false);
-  const { set } = loadWithCache(load, { useCache: true, writeCache: true });
+  const { set, indexes } = loadWithCache(load, { useCache: true, writeCache: true });
   const errors = loadErrors(set);
   if (!set.ok) return { errors };
-  return { engine: engineFromSet(set), errors };
+  return { engine: engineFromSet(set, indexes), errors };
 };

@@ -1,59 +1,59 @@
 /**
  * The engine: a loaded `SignatureSet` → compiled matchers → `scan(bytes)` → `ScanResult`.
  *
- * In: signatures from `signatures/clamav/loader.ts`. Out: an object shared by every scan (and,
- * through its serialised form, by worker threads), whose `scan` applies ClamAV's rules for one file:
- * detections in ClamAV's order, allow lists checked before anything is reported, `--allmatch`.
+ * In: signatures from `signatures/clamav/loader.ts` and, when the loader streamed them there, the
+ * compact hash indexes. Out: an object shared by every scan, whose `scan` applies ClamAV's rules
+ * for one file: the passes its type gets, detections in ClamAV's order, allow lists checked before
+ * anything is reported, `--allmatch`.
  */
 import { createHash } from 'node:crypto';
-import type { SignatureSet, LoadedHash } from '../signatures/clamav/loader.js';
-import type { HashAlgo } from '../signatures/clamav/types.js';
+import type { SignatureSet } from '../signatures/clamav/loader.js';
+import type { HashAlgo, OffsetSpec } from '../signatures/clamav/types.js';
 import { usesBoyerMoore } from '../signatures/clamav/bodysig.js';
-import { BodyDatabase, type BodySigInput } from './bodydb.js';
+import { BodyDatabase, maxLength, type BodySigInput } from './bodydb.js';
 import { scanLayer, type EnginePorts, type HashHit, type HashPort, type TypeInfo } from './scanner.js';
 import type { Detection, ScanResult } from './result.js';
-import { detectFileType, targetOf, isNormalisedText } from '../formats/filetype.js';
-import { createTextNormaliser } from './textnorm.js';
+import { detectFileType, matchTypeSignatures, scanPasses } from '../formats/filetype.js';
+import { scriptScanBlocks, scriptNormalisationApplies } from './textnorm.js';
 import { LogicalSignatures } from './logical.js';
-
-/** Whole-layer hashes by algorithm → hex → entries; sizes checked on lookup. */
-class SimpleHashPort implements HashPort {
-  private readonly maps = new Map<HashAlgo, Map<string, LoadedHash[]>>();
-  private readonly sizes = new Map<HashAlgo, Set<number>>();
-  private readonly wild = new Set<HashAlgo>();
-  constructor(entries: readonly LoadedHash[]) {
-    for (const e of entries) {
-      let m = this.maps.get(e.algo);
-      if (!m) this.maps.set(e.algo, (m = new Map()));
-      const k = Buffer.from(e.hash).toString('hex');
-      const list = m.get(k);
-      if (list) list.push(e); else m.set(k, [e]);
-      if (e.size === null) this.wild.add(e.algo);
-      else {
-        let s = this.sizes.get(e.algo);
-        if (!s) this.sizes.set(e.algo, (s = new Set()));
-        s.add(e.size);
-      }
-    }
-  }
-  get empty(): boolean { return this.maps.size === 0; }
-  algorithmsFor(size: number): readonly HashAlgo[] {
-    const out: HashAlgo[] = [];
-    for (const a of ['md5', 'sha1', 'sha256'] as const) if (this.wild.has(a) || this.sizes.get(a)?.has(size)) out.push(a);
-    return out;
-  }
-  lookup(algo: HashAlgo, digest: Uint8Array, size: number): readonly HashHit[] {
-    const list = this.maps.get(algo)?.get(Buffer.from(digest).toString('hex'));
-    if (!list) return [];
-    // Exact-size entries before wildcard-size ones, as ClamAV checks them.
-    const exact = list.filter((e) => e.size === size);
-    const wild = list.filter((e) => e.size === null);
-    return [...exact, ...wild].map((e) => ({ name: e.name, db: e.db, line: e.line }));
-  }
-}
+import { HashIndex, HashIndexBuilder } from './hashindex.js';
 
 /** Layers this small are never scanned, as in ClamAV. */
 const TINY_FILE = 5;
+
+/** The hash index as the scanner's port: ClamAV reports at most one exact-size and one wildcard match per algorithm. */
+class IndexPort implements HashPort {
+  constructor(readonly index: HashIndex) {}
+  algorithmsFor(size: number): readonly HashAlgo[] {
+    return HashIndex.hashesNeeded(size, this.index);
+  }
+  lookup(algo: HashAlgo, digest: Uint8Array, size: number): readonly HashHit[] {
+    return this.index.lookupClamav(algo, digest, size).map((id) => {
+      const o = this.index.origin(id);
+      return { name: this.index.name(id), db: o.db, line: o.line };
+    });
+  }
+}
+
+export interface HashIndexes {
+  /** Whole-layer hash signatures (`.hdb .hsb …`). */
+  file: HashIndex;
+  /** Allow list (`.fp .sfp`). */
+  allow: HashIndex;
+}
+
+/** Builds the indexes from hashes a loader collected as objects. */
+export function indexesFromSet(set: SignatureSet): HashIndexes {
+  const file = new HashIndexBuilder();
+  const allow = new HashIndexBuilder();
+  for (const h of set.hashes) {
+    if (h.scope !== 'file') continue;
+    const b = h.allow ? allow : file;
+    b.beginFile(h.db);
+    b.add(h.algo, h.hash, h.size, b.internName(h.name), h.line);
+  }
+  return { file: file.build(), allow: allow.build() };
+}
 
 export interface ScanOptions {
   allmatch?: boolean;
@@ -63,35 +63,36 @@ export interface ScanOptions {
 export class Engine {
   readonly ports: EnginePorts;
   readonly known: number;
-  private readonly allow: SimpleHashPort;
+  private readonly allow: HashIndex;
 
-  constructor(readonly set: SignatureSet) {
+  constructor(readonly set: SignatureSet, indexes: HashIndexes = indexesFromSet(set)) {
     const inputs: BodySigInput[] = set.ndb.map((s) => ({
       name: s.name, target: s.target, offset: s.offset, pattern: s.pattern, origin: s.origin,
       boyerMoore: usesBoyerMoore(s.pattern.source, offsetText(s.offset), s.target),
     }));
     const logical = new LogicalSignatures(set.ldb, inputs);
     const body = new BodyDatabase(inputs);
-    const hashes = new SimpleHashPort(set.hashes.filter((h) => h.scope === 'file' && !h.allow));
-    this.allow = new SimpleHashPort(set.hashes.filter((h) => h.allow));
+    // The normaliser's overlap is the longest target-7 pattern (ClamAV's maxpatlen of that root).
+    let maxPatLen7 = 0;
+    for (const sig of body.sigs) {
+      if (sig.target !== 7) continue;
+      for (const id of sig.parts) maxPatLen7 = Math.max(maxPatLen7, maxLength(body.parts[id]!.nodes));
+    }
+    this.allow = indexes.allow;
     this.known = set.known;
     this.ports = {
       body,
-      ...(hashes.empty ? {} : { hashes }),
+      ...(indexes.file.count > 0 ? { hashes: new IndexPort(indexes.file) } : {}),
       logical,
       typeOf: (bytes: Uint8Array): TypeInfo => {
         const type = detectFileType(bytes);
-        return { type, targets: targetOf(type), normalise: isNormalisedText(type) };
+        // For text, the raw pass's own type search over the whole layer may find HTML or mail.
+        const found = type === 'CL_TYPE_TEXT_ASCII' ? matchTypeSignatures(bytes, type) : undefined;
+        let passes = scanPasses(type, found);
+        if (!scriptNormalisationApplies(bytes.length)) passes = passes.filter((p) => p.input !== 'normalised-text');
+        return { type, passes };
       },
-      normalise: (bytes: Uint8Array) => {
-        const n = createTextNormaliser();
-        const a = n.push(bytes);
-        const b = n.end();
-        if (b.length === 0) return a;
-        const out = new Uint8Array(a.length + b.length);
-        out.set(a); out.set(b, a.length);
-        return out;
-      },
+      normaliseBlocks: (bytes: Uint8Array) => scriptScanBlocks(bytes, maxPatLen7),
     };
   }
 
@@ -100,14 +101,14 @@ export class Engine {
     // ClamAV does not look at files of 5 bytes or fewer at all (no hash, no pattern).
     if (bytes.length <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0 };
     const detections: Detection[] = scanLayer(this.ports, bytes, { allmatch: !!opts.allmatch, layer: opts.layer ?? [] });
-    if (detections.length > 0 && !this.allow.empty && this.allowed(bytes)) {
+    if (detections.length > 0 && this.allow.count > 0 && this.allowed(bytes)) {
       return { verdict: 'clean', detections: [], bytesScanned: bytes.length };
     }
     return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: bytes.length };
   }
 
   private allowed(bytes: Uint8Array): boolean {
-    for (const algo of this.allow.algorithmsFor(bytes.length)) {
+    for (const algo of HashIndex.hashesNeeded(bytes.length, this.allow)) {
       const digest = createHash(algo).update(bytes).digest();
       if (this.allow.lookup(algo, digest, bytes.length).length > 0) return true;
     }
@@ -115,7 +116,8 @@ export class Engine {
   }
 }
 
-function offsetText(o: import('../signatures/clamav/types.js').OffsetSpec): string {
+/** The offset as written, enough to tell which matcher ClamAV would give a plain signature. */
+function offsetText(o: OffsetSpec): string {
   switch (o.kind) {
     case 'any': return '*';
     case 'abs': return o.shift ? `${o.n},${o.shift}` : `${o.n}`;

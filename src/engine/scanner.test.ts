@@ -7,7 +7,7 @@ import { scanLayer, type EnginePorts } from './scanner.js';
 function engineOf(ndb: string): EnginePorts {
   const r = parseNdb(ndb, { file: 't.ndb' });
   assert.deepEqual(r.diagnostics.map((d) => d.message), []);
-  return { body: new BodyDatabase(r.sigs), typeOf: () => ({ type: 'CL_TYPE_BINARY_DATA', targets: [0], normalise: false }) };
+  return { body: new BodyDatabase(r.sigs), typeOf: () => ({ type: 'CL_TYPE_BINARY_DATA', passes: [{ input: 'raw', targets: [0] }] }) };
 }
 
 function hits(engine: EnginePorts, data: string | Uint8Array): string[] {

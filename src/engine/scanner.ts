@@ -47,22 +47,26 @@ export interface LogicalContext {
   layer: string[];
 }
 
+/** One pass of body signatures over a layer, as ClamAV makes it (see `formats/filetype.ts` `scanPasses`). */
+export interface Pass {
+  input: 'raw' | 'normalised-text' | 'html-nocomment' | 'html-notags' | 'html-javascript';
+  targets: number[];
+}
+
 export interface TypeInfo {
   /** ClamAV's CL_TYPE name of the layer. */
   type: string;
-  /** Signature targets that apply (always includes 0). */
-  targets: number[];
-  /** True when ClamAV also scans a normalised copy (text types). */
-  normalise: boolean;
+  /** The passes ClamAV makes over a layer of this type, in order. */
+  passes: Pass[];
 }
 
 export interface EnginePorts {
   body: BodyDatabase;
   hashes?: HashPort;
-  allow?: HashPort;
   logical?: LogicalPort;
   typeOf(bytes: Uint8Array): TypeInfo;
-  normalise?(bytes: Uint8Array): Uint8Array;
+  /** The normalised text buffers ClamAV's script scanner matches, each with its offset. */
+  normaliseBlocks?(bytes: Uint8Array): { bytes: Uint8Array; offset: number }[];
 }
 
 export interface LayerOptions {
@@ -75,60 +79,74 @@ interface Candidate { d: Detection; key: number[] }
 
 const EXEC_KIND: Record<number, ExecKind> = { 1: 'pe', 6: 'elf', 9: 'macho' };
 
-/** Scans one layer; returns its detections (all of them with allmatch, else at most one). */
+/**
+ * Scans one layer; returns its detections (all of them with allmatch, else at most one).
+ * Each pass: body signatures, then (raw passes only) whole-layer hashes, then logical signatures.
+ */
 export function scanLayer(engine: EnginePorts, bytes: Uint8Array, opts: LayerOptions): Detection[] {
-  const type = engine.typeOf(bytes);
-  const targets = new Set(type.targets);
-  let exec: ExecInfo | undefined;
-  let execFailed = false;
-  const typeTarget = type.targets.find((t) => t !== 0);
-  const kind = typeTarget !== undefined ? EXEC_KIND[typeTarget] : undefined;
-  if (kind) {
-    exec = execInfo(bytes, kind);
-    execFailed = exec === undefined;
-  }
-
+  const info = engine.typeOf(bytes);
   const out: Detection[] = [];
   const done = () => !opts.allmatch && out.length > 0;
+  // Executable headers are read once, for the layer's own target.
+  let exec: ExecInfo | undefined;
+  let execFailed = false;
+  let execTarget: number | undefined;
+  for (const pass of info.passes) {
+    const t = pass.targets[0];
+    if (pass.input === 'raw' && t !== undefined && EXEC_KIND[t] && execTarget === undefined) {
+      execTarget = t;
+      exec = execInfo(bytes, EXEC_KIND[t]!);
+      execFailed = exec === undefined;
+    }
+  }
 
-  // Raw pass: body signatures, then hashes, then logical signatures.
-  const raw = bodyPass(engine.body, bytes, targets, typeTarget, exec, execFailed, opts);
-  out.push(...raw.detections);
-  if (done()) return out.slice(0, 1);
-
-  if (engine.hashes) {
-    const algos = engine.hashes.algorithmsFor(bytes.length);
-    for (const algo of algos) {
-      const digest = createHash(algo).update(bytes).digest();
-      for (const h of engine.hashes.lookup(algo, digest, bytes.length)) {
-        out.push({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer });
-        if (done()) return out;
+  for (const pass of info.passes) {
+    const targets = new Set(pass.targets);
+    const typeTarget = pass.targets[0] !== 0 ? pass.targets[0] : undefined;
+    if (pass.input === 'normalised-text') {
+      if (!engine.normaliseBlocks) continue;
+      const blocks = engine.normaliseBlocks(bytes);
+      const subsigMatches = new Map<string, number[]>();
+      let total = 0;
+      for (const block of blocks) {
+        const np = bodyPass(engine.body, block.bytes, targets, typeTarget, undefined, false, opts, block.offset);
+        for (const [k, v] of np.subsigMatches) {
+          const list = subsigMatches.get(k);
+          if (list) list.push(...v); else subsigMatches.set(k, [...v]);
+        }
+        total += block.bytes.length;
+        out.push(...np.detections);
+        if (done()) return out.slice(0, 1);
       }
-    }
-  }
-
-  if (engine.logical) {
-    const found = engine.logical.evaluate({ bytes, targets, fileType: type.type, exec, subsigMatches: raw.subsigMatches, layer: opts.layer });
-    for (const d of found) {
-      out.push(d);
-      if (done()) return out;
-    }
-  }
-
-  // Normalised pass for text: target 0 and 7 signatures on the normalised copy.
-  if (type.normalise && engine.normalise) {
-    const norm = engine.normalise(bytes);
-    if (norm.length > 0) {
-      const ntargets = new Set([0, 7]);
-      const np = bodyPass(engine.body, norm, ntargets, 7, undefined, false, opts);
-      out.push(...np.detections);
-      if (done()) return out.slice(0, 1);
-      if (engine.logical) {
-        const found = engine.logical.evaluate({ bytes: norm, targets: ntargets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches: np.subsigMatches, layer: opts.layer });
+      if (engine.logical && blocks.length > 0) {
+        const joined = blocks.length === 1 ? blocks[0]!.bytes : Buffer.concat(blocks.map((b) => b.bytes));
+        void total;
+        const found = engine.logical.evaluate({ bytes: joined, targets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches, layer: opts.layer });
         for (const d of found) {
           out.push(d);
           if (done()) return out;
         }
+      }
+      continue;
+    }
+    // Raw passes; the HTML normaliser's outputs are approximated by the raw bytes for now.
+    const raw = bodyPass(engine.body, bytes, targets, typeTarget, exec, execFailed && typeTarget === execTarget, opts, 0);
+    out.push(...raw.detections);
+    if (done()) return out.slice(0, 1);
+    if (engine.hashes && pass.input === 'raw') {
+      for (const algo of engine.hashes.algorithmsFor(bytes.length)) {
+        const digest = createHash(algo).update(bytes).digest();
+        for (const h of engine.hashes.lookup(algo, digest, bytes.length)) {
+          out.push({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer });
+          if (done()) return out;
+        }
+      }
+    }
+    if (engine.logical) {
+      const found = engine.logical.evaluate({ bytes, targets, fileType: info.type, exec, subsigMatches: raw.subsigMatches, layer: opts.layer });
+      for (const d of found) {
+        out.push(d);
+        if (done()) return out;
       }
     }
   }
@@ -155,10 +173,12 @@ interface PassResult { detections: Detection[]; subsigMatches: Map<string, numbe
 
 function bodyPass(
   body: BodyDatabase, bytes: Uint8Array, targets: ReadonlySet<number>, typeTarget: number | undefined,
-  exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions,
+  exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, base: number,
 ): PassResult {
   const matches: PartMatch[] = [];
+  // Offsets of normalised blocks are those ClamAV gives them; each block is matched on its own.
   const subject = { data: bytes, base: 0, layerLength: bytes.length };
+  void base;
   body.scan(subject, 0, bytes.length, targets, matches);
 
   // Group matches by signature; resolve each signature's offset once.
@@ -178,18 +198,24 @@ function bodyPass(
     const found = sig.parts.length === 1 ? singlePart(list, range) : chain(body, sig, list, range);
     if (found.length === 0) continue;
     if (sig.owner) {
-      subsigMatches.set(`${sig.owner.ldb}:${sig.owner.subsig}`, found.map((f) => f.start));
+      // Several variants (`::wa`) of one subsignature add to the same list.
+      const key = `${sig.owner.ldb}:${sig.owner.subsig}`;
+      const prev = subsigMatches.get(key);
+      subsigMatches.set(key, prev ? [...prev, ...found.map((f) => f.start)].sort((a, b) => a - b) : found.map((f) => f.start));
       continue;
     }
-    const first = found[0]!;
+    // ClamAV reports a body signature once per occurrence (visible with --allmatch).
     const root = sig.target !== 0 && sig.target === typeTarget ? 0 : 1;
-    cands.push({
-      d: {
-        name: sig.name, kind: 'body', db: sig.origin.db, line: sig.origin.line, layer: opts.layer,
-        offset: first.start, matched: toHex(bytes.subarray(first.start, Math.min(first.end, first.start + 256))),
-      },
-      key: [Math.floor(first.end / SCAN_WINDOW), root, sig.boyerMoore ? 0 : 1, first.end, sigId],
-    });
+    for (const m of found) {
+      cands.push({
+        d: {
+          name: sig.name, kind: 'body', db: sig.origin.db, line: sig.origin.line, layer: opts.layer,
+          offset: m.start, matched: toHex(bytes.subarray(m.start, Math.min(m.end, m.start + 256))),
+        },
+        key: [Math.floor(m.end / SCAN_WINDOW), root, sig.boyerMoore ? 0 : 1, m.end, sigId],
+      });
+      if (!opts.allmatch) break;
+    }
   }
   cands.sort((a, b) => {
     for (let i = 0; i < a.key.length; i++) if (a.key[i] !== b.key[i]) return a.key[i]! - b.key[i]!;

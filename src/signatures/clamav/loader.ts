@@ -31,6 +31,11 @@ export interface LoadOptions {
   officialOnly?: boolean;
   /** Databases whose content is treated as official (vigil's own shipped database). */
   trustedPaths?: string[];
+  /**
+   * Where hash signatures go. Given, entries stream into these sinks (the engine's compact
+   * indexes) and `SignatureSet.hashes` stays empty; absent, they are collected as objects.
+   */
+  hashSink?: (scope: 'file' | 'section' | 'import', allow: boolean) => HashSink;
   /** Syntax check for PCRE subsignatures (supplied by the engine, which owns the regex translator). */
   checkPcre?: (pattern: string, flags: string) => readonly PcreProblem[];
 }
@@ -150,9 +155,10 @@ function loadMember(display: string, name: string, data: Uint8Array, set: Signat
     set.known += n;
   };
   const hashInto = (kind: 'hdb' | 'mdb' | 'imp' | 'fp') => {
+    const scope = kind === 'mdb' ? 'section' : kind === 'imp' ? 'import' : 'file';
     const names: string[] = [];
     const nameIds = new Map<string, number>();
-    const sink: HashSink = {
+    const collect: HashSink = {
       beginFile: () => {},
       internName: (n: string) => {
         let id = nameIds.get(n);
@@ -162,11 +168,11 @@ function loadMember(display: string, name: string, data: Uint8Array, set: Signat
       add: (algo, hash, size, nameIndex, line) => {
         set.hashes.push({
           algo, hash: typeof hash === 'string' ? Buffer.from(hash, 'hex') : Uint8Array.from(hash), size,
-          name: names[nameIndex] ?? '', db: display, line,
-          scope: kind === 'mdb' ? 'section' : kind === 'imp' ? 'import' : 'file', allow: kind === 'fp',
+          name: names[nameIndex] ?? '', db: display, line, scope, allow: kind === 'fp',
         });
       },
     };
+    const sink = opts.hashSink ? opts.hashSink(scope, kind === 'fp') : collect;
     const r = parseHashDb(data, { file: display, kind, official, ignore }, sink);
     set.diagnostics.push(...r.diagnostics);
     record(kind, r.count);
