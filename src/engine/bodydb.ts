@@ -47,6 +47,8 @@ export class BodyDatabase {
   readonly targets = new Set<number>();
   /** Longest span a part can cover before and after its atom, for windows over large files. */
   readonly maxPartSpan: number;
+  /** Longest part per target (ClamAV's per-root `maxpatlen`), for window overlaps. */
+  private readonly maxLenByTarget = new Map<number, number>();
 
   constructor(inputs: readonly BodySigInput[]) {
     const sources: AtomSource[] = [];
@@ -62,7 +64,9 @@ export class BodyDatabase {
         this.parts.push({ sig: sigId, partNo, nodes, atomIndex: atom.index, leftSkip });
         partIds.push(id);
         sources.push({ part: id, atom });
-        maxSpan = Math.max(maxSpan, maxLength(nodes));
+        const len = maxLength(nodes);
+        maxSpan = Math.max(maxSpan, len);
+        this.maxLenByTarget.set(input.target, Math.max(this.maxLenByTarget.get(input.target) ?? 0, len));
       });
       if (partIds.length !== input.pattern.parts.length) continue;
       this.sigs.push({ ...input, parts: partIds, gaps: input.pattern.gaps });
@@ -70,6 +74,13 @@ export class BodyDatabase {
     }
     this.maxPartSpan = maxSpan;
     this.index = new AtomIndex(sources);
+  }
+
+  /** The longest pattern part among signatures of these targets. */
+  maxPatLen(targets: Iterable<number>): number {
+    let m = 0;
+    for (const t of targets) m = Math.max(m, this.maxLenByTarget.get(t) ?? 0);
+    return m;
   }
 
   /**

@@ -10,11 +10,12 @@ import { createHash } from 'node:crypto';
 import type { SignatureSet } from '../signatures/clamav/loader.js';
 import type { HashAlgo, OffsetSpec } from '../signatures/clamav/types.js';
 import { usesBoyerMoore } from '../signatures/clamav/bodysig.js';
-import { BodyDatabase, maxLength, type BodySigInput } from './bodydb.js';
-import { scanLayer, type EnginePorts, type HashHit, type HashPort, type TypeInfo } from './scanner.js';
+import { BodyDatabase, type BodySigInput } from './bodydb.js';
+import { scanLayerCounted, type EnginePorts, type HashHit, type HashPort, type TypeInfo } from './scanner.js';
 import type { Detection, ScanResult } from './result.js';
 import { detectFileType, matchTypeSignatures, scanPasses } from '../formats/filetype.js';
-import { scriptScanBlocks, scriptNormalisationApplies } from './textnorm.js';
+import { normaliseText, scriptScanBlocks, scriptNormalisationApplies } from './textnorm.js';
+import { SCAN_WINDOW } from './scanner.js';
 import { LogicalSignatures } from './logical.js';
 import { HashIndex, HashIndexBuilder } from './hashindex.js';
 
@@ -72,12 +73,10 @@ export class Engine {
     }));
     const logical = new LogicalSignatures(set.ldb, inputs);
     const body = new BodyDatabase(inputs);
-    // The normaliser's overlap is the longest target-7 pattern (ClamAV's maxpatlen of that root).
-    let maxPatLen7 = 0;
-    for (const sig of body.sigs) {
-      if (sig.target !== 7) continue;
-      for (const id of sig.parts) maxPatLen7 = Math.max(maxPatLen7, maxLength(body.parts[id]!.nodes));
-    }
+    // The normaliser's overlap is the longest target-7 pattern (ClamAV's maxpatlen of that root);
+    // target-7 signatures with relative offsets make ClamAV scan the normalised text as a layer.
+    const maxPatLen7 = body.maxPatLen([7]);
+    const relative7 = body.sigs.some((s) => s.target === 7 && !['any', 'abs', 'macro'].includes(s.offset.kind));
     this.allow = indexes.allow;
     this.known = set.known;
     this.ports = {
@@ -92,19 +91,23 @@ export class Engine {
         if (!scriptNormalisationApplies(bytes.length)) passes = passes.filter((p) => p.input !== 'normalised-text');
         return { type, passes };
       },
-      normaliseBlocks: (bytes: Uint8Array) => scriptScanBlocks(bytes, maxPatLen7),
+      ...(indexes.allow.count > 0 ? { allow: new IndexPort(indexes.allow) } : {}),
+      normalise: (bytes: Uint8Array) => relative7
+        ? { layer: normaliseText(bytes, { blockSize: SCAN_WINDOW + maxPatLen7 }) }
+        : { blocks: scriptScanBlocks(bytes, maxPatLen7) },
     };
   }
 
   /** Scans one file's bytes. */
-  scan(bytes: Uint8Array, opts: ScanOptions = {}): ScanResult {
+  scan(bytes: Uint8Array, opts: ScanOptions = {}): ScanResult & { scannedBlocks: number } {
     // ClamAV does not look at files of 5 bytes or fewer at all (no hash, no pattern).
-    if (bytes.length <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0 };
-    const detections: Detection[] = scanLayer(this.ports, bytes, { allmatch: !!opts.allmatch, layer: opts.layer ?? [] });
+    if (bytes.length <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+    const scan = scanLayerCounted(this.ports, bytes, { allmatch: !!opts.allmatch, layer: opts.layer ?? [] });
+    const detections: Detection[] = scan.detections;
     if (detections.length > 0 && this.allow.count > 0 && this.allowed(bytes)) {
-      return { verdict: 'clean', detections: [], bytesScanned: bytes.length };
+      return { verdict: 'clean', detections: [], bytesScanned: bytes.length, scannedBlocks: scan.scannedBlocks };
     }
-    return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: bytes.length };
+    return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: bytes.length, scannedBlocks: scan.scannedBlocks };
   }
 
   private allowed(bytes: Uint8Array): boolean {

@@ -1,16 +1,21 @@
 /**
- * Scanning one layer: bytes → detections, in ClamAV's order.
+ * Scanning one layer: bytes → detections, in ClamAV's order and multiplicity.
  *
  * In: a compiled engine (body signatures, hash index, logical signatures) and the bytes of a layer.
  * Out: the detections of that layer, each with its evidence (signature origin, offset, matched
- * bytes). One pass of the atom index finds every body match; offsets, multi-part chains and
- * logical expressions are resolved afterwards from the recorded matches.
+ * bytes). The atom index finds every body match; offsets, multi-part chains and logical
+ * expressions are resolved from the recorded matches.
  *
- * Order (reference §1.12): within a layer ClamAV reports body signatures first (as the file streams
- * by in 128 KiB windows; per window the type-specific signatures before the generic ones, and
- * plain Boyer-Moore signatures before Aho-Corasick ones), then hash signatures, then logical
- * signatures. Text files get a second pass over their normalised form with target 0 and 7
- * signatures, after the raw pass. Without allmatch only the first detection is kept.
+ * ClamAV's observable behaviour is reproduced on purpose (reference §1.12; test/diff/FINDINGS.md):
+ * - a layer gets the passes its type calls for (`Pass`): text is scanned raw with generic
+ *   signatures, then normalised with targets 7 and 0; binary data twice; each raw pass runs body
+ *   signatures, then whole-layer hashes, then logical signatures;
+ * - a raw pass reads the layer in 128 KiB windows overlapping by the longest pattern (M): a match
+ *   inside an overlap is reported once per window, a right-edge class ending at a window's end
+ *   holds, a left-edge class at a later window's start does not;
+ * - a body signature is reported once per occurrence (visible with --allmatch);
+ * - without allmatch the first detection wins: by window, then type-specific before generic
+ *   signatures, then plain (Boyer-Moore) before wildcard ones, then the earliest match end.
  */
 import { toHex } from '../core/bytes.js';
 import { execInfo, resolveExecOffset, type ExecInfo, type ExecKind } from '../formats/exec.js';
@@ -19,8 +24,8 @@ import type { BodyDatabase, BodySig, PartMatch } from './bodydb.js';
 import type { Detection } from './result.js';
 import { createHash } from 'node:crypto';
 
-/** ClamAV's scan window (SCANBUFF); used only to order detections as ClamAV reports them. */
-const SCAN_WINDOW = 131072;
+/** ClamAV's scan window (SCANBUFF). */
+export const SCAN_WINDOW = 131072;
 
 export interface HashHit { name: string; db: string; line: number }
 
@@ -63,10 +68,16 @@ export interface TypeInfo {
 export interface EnginePorts {
   body: BodyDatabase;
   hashes?: HashPort;
+  /** Allow list: a hit silences the layer (or, for a normalised layer, that pass). */
+  allow?: HashPort;
   logical?: LogicalPort;
   typeOf(bytes: Uint8Array): TypeInfo;
-  /** The normalised text buffers ClamAV's script scanner matches, each with its offset. */
-  normaliseBlocks?(bytes: Uint8Array): { bytes: Uint8Array; offset: number }[];
+  /**
+   * Normalised text: either the buffers ClamAV's script scanner matches one by one (`blocks`),
+   * or, when target-7 signatures have relative offsets, the whole normalised text scanned as a
+   * layer of its own (`layer`).
+   */
+  normalise?(bytes: Uint8Array): { blocks: { bytes: Uint8Array; offset: number }[] } | { layer: Uint8Array };
 }
 
 export interface LayerOptions {
@@ -79,14 +90,26 @@ interface Candidate { d: Detection; key: number[] }
 
 const EXEC_KIND: Record<number, ExecKind> = { 1: 'pe', 6: 'elf', 9: 'macho' };
 
-/**
- * Scans one layer; returns its detections (all of them with allmatch, else at most one).
- * Each pass: body signatures, then (raw passes only) whole-layer hashes, then logical signatures.
- */
+/** ClamAV's unit for "Data scanned" (CL_COUNT_PRECISION): whole 4 KiB blocks per window or buffer. */
+export const COUNT_PRECISION = 4096;
+
+export interface LayerScan {
+  detections: Detection[];
+  /** "Data scanned" as ClamAV counts it, in 4 KiB blocks. */
+  scannedBlocks: number;
+}
+
+/** Scans one layer; returns its detections (all of them with allmatch, else at most one). */
 export function scanLayer(engine: EnginePorts, bytes: Uint8Array, opts: LayerOptions): Detection[] {
+  return scanLayerCounted(engine, bytes, opts).detections;
+}
+
+export function scanLayerCounted(engine: EnginePorts, bytes: Uint8Array, opts: LayerOptions): LayerScan {
   const info = engine.typeOf(bytes);
   const out: Detection[] = [];
-  const done = () => !opts.allmatch && out.length > 0;
+  const counter = { blocks: 0 };
+  const first = () => !opts.allmatch && out.length > 0;
+  const result = (): LayerScan => ({ detections: opts.allmatch ? out : out.slice(0, 1), scannedBlocks: counter.blocks });
   // Executable headers are read once, for the layer's own target.
   let exec: ExecInfo | undefined;
   let execFailed = false;
@@ -101,65 +124,104 @@ export function scanLayer(engine: EnginePorts, bytes: Uint8Array, opts: LayerOpt
   }
 
   for (const pass of info.passes) {
-    const targets = new Set(pass.targets);
-    const typeTarget = pass.targets[0] !== 0 ? pass.targets[0] : undefined;
     if (pass.input === 'normalised-text') {
-      if (!engine.normaliseBlocks) continue;
-      const blocks = engine.normaliseBlocks(bytes);
-      const subsigMatches = new Map<string, number[]>();
-      let total = 0;
-      for (const block of blocks) {
-        const np = bodyPass(engine.body, block.bytes, targets, typeTarget, undefined, false, opts, block.offset);
-        for (const [k, v] of np.subsigMatches) {
-          const list = subsigMatches.get(k);
-          if (list) list.push(...v); else subsigMatches.set(k, [...v]);
-        }
-        total += block.bytes.length;
-        out.push(...np.detections);
-        if (done()) return out.slice(0, 1);
+      if (!engine.normalise) continue;
+      const norm = engine.normalise(bytes);
+      if ('layer' in norm) {
+        // Normalised text scanned like a file of type TEXT_ASCII: targets 7 and 0, hashes, logical.
+        const found = rawPass(engine, norm.layer, [7, 0], 'CL_TYPE_TEXT_ASCII', undefined, false, opts, counter);
+        if (found.length > 0 && engine.allow && allowed(engine.allow, norm.layer)) continue;
+        out.push(...found);
+      } else {
+        out.push(...blockPass(engine, norm.blocks, pass.targets, opts, counter));
       }
-      if (engine.logical && blocks.length > 0) {
-        const joined = blocks.length === 1 ? blocks[0]!.bytes : Buffer.concat(blocks.map((b) => b.bytes));
-        void total;
-        const found = engine.logical.evaluate({ bytes: joined, targets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches, layer: opts.layer });
-        for (const d of found) {
-          out.push(d);
-          if (done()) return out;
-        }
-      }
+      if (first()) return result();
       continue;
     }
-    // Raw passes; the HTML normaliser's outputs are approximated by the raw bytes for now.
-    const raw = bodyPass(engine.body, bytes, targets, typeTarget, exec, execFailed && typeTarget === execTarget, opts, 0);
-    out.push(...raw.detections);
-    if (done()) return out.slice(0, 1);
-    if (engine.hashes && pass.input === 'raw') {
-      for (const algo of engine.hashes.algorithmsFor(bytes.length)) {
-        const digest = createHash(algo).update(bytes).digest();
-        for (const h of engine.hashes.lookup(algo, digest, bytes.length)) {
-          out.push({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer });
-          if (done()) return out;
-        }
+    // Raw passes. The HTML normaliser's outputs are approximated by the raw bytes for now.
+    const typeTarget = pass.targets[0] !== 0 ? pass.targets[0] : undefined;
+    const useExec = typeTarget !== undefined && typeTarget === execTarget;
+    out.push(...rawPass(engine, bytes, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter));
+    if (first()) return result();
+  }
+  return result();
+}
+
+/** A raw pass: windowed body matching, then hashes, then logical signatures. */
+function rawPass(
+  engine: EnginePorts, bytes: Uint8Array, targetList: number[], fileType: string,
+  exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, counter: { blocks: number },
+): Detection[] {
+  const targets = new Set(targetList);
+  const typeTarget = targetList[0] !== 0 ? targetList[0] : undefined;
+  const out: Detection[] = [];
+  const first = () => !opts.allmatch && out.length > 0;
+  const body = windowedBody(engine.body, bytes, targets, typeTarget, exec, execFailed, opts);
+  out.push(...body.detections);
+  // ClamAV counts each window as it reads it and stops at the first detection's window.
+  const upTo = first() ? body.firstWindow + 1 : body.windowBlocks.length;
+  for (let w = 0; w < upTo; w++) counter.blocks += body.windowBlocks[w]!;
+  if (first()) return out.slice(0, 1);
+  if (engine.hashes) {
+    for (const algo of engine.hashes.algorithmsFor(bytes.length)) {
+      const digest = createHash(algo).update(bytes).digest();
+      for (const h of engine.hashes.lookup(algo, digest, bytes.length)) {
+        out.push({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer });
+        if (first()) return out;
       }
     }
-    if (engine.logical) {
-      const found = engine.logical.evaluate({ bytes, targets, fileType: info.type, exec, subsigMatches: raw.subsigMatches, layer: opts.layer });
-      for (const d of found) {
-        out.push(d);
-        if (done()) return out;
-      }
+  }
+  if (engine.logical) {
+    for (const d of engine.logical.evaluate({ bytes, targets, fileType, exec, subsigMatches: body.subsigMatches, layer: opts.layer })) {
+      out.push(d);
+      if (first()) return out;
     }
   }
   return out;
 }
 
+/** Normalised text in buffers (ClamAV `cli_scanscript` without relative offsets): body, then logical. */
+function blockPass(engine: EnginePorts, blocks: { bytes: Uint8Array; offset: number }[], targetList: number[], opts: LayerOptions, counter: { blocks: number }): Detection[] {
+  const targets = new Set(targetList);
+  const out: Detection[] = [];
+  const subsigMatches = new Map<string, number[]>();
+  const collector = newCollector();
+  for (let k = 0; k < blocks.length; k++) {
+    const block = blocks[k]!;
+    const subject = { data: block.bytes, base: 0, layerLength: block.bytes.length };
+    const matches: PartMatch[] = [];
+    engine.body.scan(subject, 0, block.bytes.length, targets, matches);
+    // Offsets inside a buffer count from the buffer's own offset; `EOF-n` cannot match here.
+    for (const m of matches) { m.start += block.offset; m.end += block.offset; }
+    collect(engine.body, matches, collector, k, block.bytes, block.offset, 7, undefined, false, true, opts);
+    // ClamAV counts a buffer after matching it, and stops at the first detection.
+    if (!opts.allmatch && matches.length > 0 && finish(engine.body, collector, opts).length > 0) break;
+    counter.blocks += Math.floor(block.bytes.length / COUNT_PRECISION);
+  }
+  out.push(...finish(engine.body, collector, opts));
+  for (const [k, v] of collector.subsig) subsigMatches.set(k, v);
+  if (!opts.allmatch && out.length > 0) return out.slice(0, 1);
+  if (engine.logical && blocks.length > 0) {
+    const joined = Buffer.concat(blocks.map((b) => b.bytes));
+    out.push(...engine.logical.evaluate({ bytes: joined, targets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches, layer: opts.layer }));
+  }
+  return out;
+}
+
+function allowed(allow: HashPort, bytes: Uint8Array): boolean {
+  for (const algo of allow.algorithmsFor(bytes.length)) {
+    if (allow.lookup(algo, createHash(algo).update(bytes).digest(), bytes.length).length > 0) return true;
+  }
+  return false;
+}
+
 /** Resolves a signature's offset for this layer: 'any', a [min,max] window, or null (never matches). */
-function resolveOffset(off: OffsetSpec, size: number, exec: ExecInfo | undefined, execFailed: boolean): 'any' | { min: number; max: number } | null {
+function resolveOffset(off: OffsetSpec, size: number, exec: ExecInfo | undefined, execFailed: boolean, inBlocks: boolean): 'any' | { min: number; max: number } | null {
   switch (off.kind) {
     case 'any': return 'any';
     case 'abs': return { min: off.n, max: off.n + off.shift };
     case 'eof':
-      if (execFailed || off.n > size) return null;
+      if (execFailed || inBlocks || off.n > size) return null;
       return { min: size - off.n, max: size - off.n + off.shift };
     case 'ep': case 'section': case 'sectionEntire': case 'lastSection':
       if (!exec) return null;
@@ -169,97 +231,135 @@ function resolveOffset(off: OffsetSpec, size: number, exec: ExecInfo | undefined
   }
 }
 
-interface PassResult { detections: Detection[]; subsigMatches: Map<string, number[]> }
+interface Collector {
+  /** Per signature, the matches of each non-final part (deduplicated) and every final-part occurrence. */
+  parts: Map<number, { earlier: PartMatch[][]; finals: { m: PartMatch; window: number; data: Uint8Array; base: number }[] }>;
+  subsig: Map<string, number[]>;
+  size: number;
+  exec: ExecInfo | undefined;
+  execFailed: boolean;
+  typeTarget: number | undefined;
+  inBlocks: boolean;
+}
 
-function bodyPass(
-  body: BodyDatabase, bytes: Uint8Array, targets: ReadonlySet<number>, typeTarget: number | undefined,
-  exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, base: number,
-): PassResult {
-  const matches: PartMatch[] = [];
-  // Offsets of normalised blocks are those ClamAV gives them; each block is matched on its own.
-  const subject = { data: bytes, base: 0, layerLength: bytes.length };
-  void base;
-  body.scan(subject, 0, bytes.length, targets, matches);
+function newCollector(): Collector {
+  return { parts: new Map(), subsig: new Map(), size: 0, exec: undefined, execFailed: false, typeTarget: undefined, inBlocks: true };
+}
 
-  // Group matches by signature; resolve each signature's offset once.
-  const bySig = new Map<number, PartMatch[]>();
+function collect(
+  body: BodyDatabase, matches: PartMatch[], c: Collector, window: number, data: Uint8Array, base: number,
+  typeTarget: number | undefined, exec: ExecInfo | undefined, execFailed: boolean, inBlocks: boolean, _opts: LayerOptions,
+): void {
+  c.typeTarget = typeTarget; c.exec = exec; c.execFailed = execFailed; c.inBlocks = inBlocks;
   for (const m of matches) {
-    const sig = body.parts[m.part]!.sig;
-    let list = bySig.get(sig);
-    if (!list) bySig.set(sig, (list = []));
-    list.push(m);
+    const p = body.parts[m.part]!;
+    const sig = body.sigs[p.sig]!;
+    let entry = c.parts.get(p.sig);
+    if (!entry) c.parts.set(p.sig, (entry = { earlier: sig.parts.map(() => []), finals: [] }));
+    if (p.partNo === sig.parts.length - 1) entry.finals.push({ m, window, data, base });
+    else {
+      const list = entry.earlier[p.partNo]!;
+      if (!list.some((x) => x.start === m.start && x.end === m.end)) list.push(m);
+    }
   }
+}
+
+/** Turns collected matches into detections (and logical-subsignature offsets), in ClamAV's order. */
+function finish(body: BodyDatabase, c: Collector, opts: LayerOptions): Detection[] {
+  return finishWithWindows(body, c, opts).detections;
+}
+
+function finishWithWindows(body: BodyDatabase, c: Collector, opts: LayerOptions): { detections: Detection[]; firstWindow: number } {
   const cands: Candidate[] = [];
-  const subsigMatches = new Map<string, number[]>();
-  for (const [sigId, list] of bySig) {
+  for (const [sigId, entry] of c.parts) {
     const sig = body.sigs[sigId]!;
-    const range = resolveOffset(sig.offset, bytes.length, exec, execFailed);
+    const range = resolveOffset(sig.offset, c.size, c.exec, c.execFailed, c.inBlocks);
     if (range === null) continue;
-    const found = sig.parts.length === 1 ? singlePart(list, range) : chain(body, sig, list, range);
-    if (found.length === 0) continue;
+    const hits = sig.parts.length === 1
+      ? entry.finals.filter((f) => inRange(f.m.start, range)).map((f) => ({ ...f, start: f.m.start }))
+      : chainFinals(sig, entry, range);
+    if (hits.length === 0) continue;
     if (sig.owner) {
-      // Several variants (`::wa`) of one subsignature add to the same list.
+      // Several variants (`::wa`) of one subsignature add to the same list, in match order.
       const key = `${sig.owner.ldb}:${sig.owner.subsig}`;
-      const prev = subsigMatches.get(key);
-      subsigMatches.set(key, prev ? [...prev, ...found.map((f) => f.start)].sort((a, b) => a - b) : found.map((f) => f.start));
+      const starts = hits.map((h) => h.start);
+      const prev = c.subsig.get(key);
+      c.subsig.set(key, prev ? [...prev, ...starts].sort((a, b) => a - b) : starts);
       continue;
     }
-    // ClamAV reports a body signature once per occurrence (visible with --allmatch).
-    const root = sig.target !== 0 && sig.target === typeTarget ? 0 : 1;
-    for (const m of found) {
+    const root = sig.target !== 0 && sig.target === c.typeTarget ? 0 : 1;
+    for (const h of hits) {
+      const localStart = h.start - h.base;
+      const localEnd = h.m.end - h.base;
       cands.push({
         d: {
           name: sig.name, kind: 'body', db: sig.origin.db, line: sig.origin.line, layer: opts.layer,
-          offset: m.start, matched: toHex(bytes.subarray(m.start, Math.min(m.end, m.start + 256))),
+          offset: h.start, matched: toHex(h.data.subarray(Math.max(0, localStart), Math.min(localEnd, localStart + 256))),
         },
-        key: [Math.floor(m.end / SCAN_WINDOW), root, sig.boyerMoore ? 0 : 1, m.end, sigId],
+        key: [h.window, root, sig.boyerMoore ? 0 : 1, h.m.end, sigId],
       });
-      if (!opts.allmatch) break;
     }
   }
   cands.sort((a, b) => {
     for (let i = 0; i < a.key.length; i++) if (a.key[i] !== b.key[i]) return a.key[i]! - b.key[i]!;
     return 0;
   });
-  return { detections: cands.map((c) => c.d), subsigMatches };
+  return { detections: cands.map((x) => x.d), firstWindow: cands[0]?.key[0] ?? -1 };
+}
+
+/** Windowed raw body pass over a layer (ClamAV `cli_scan_fmap`'s loop). */
+function windowedBody(
+  body: BodyDatabase, bytes: Uint8Array, targets: ReadonlySet<number>, typeTarget: number | undefined,
+  exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions,
+): { detections: Detection[]; subsigMatches: Map<string, number[]>; windowBlocks: number[]; firstWindow: number } {
+  const c = newCollector();
+  const windowBlocks: number[] = [];
+  c.size = bytes.length;
+  const overlap = Math.max(32, body.maxPatLen(targets));
+  let offset = 0;
+  let window = 0;
+  while (offset < bytes.length) {
+    const n = Math.min(bytes.length - offset, SCAN_WINDOW);
+    const data = bytes.subarray(offset, offset + n);
+    // The window's end counts as end of data for right-edge classes, as in ClamAV.
+    const subject = { data, base: offset, layerLength: offset + n };
+    const matches: PartMatch[] = [];
+    body.scan(subject, 0, n, targets, matches);
+    collect(body, matches, c, window, bytes, 0, typeTarget, exec, execFailed, false, opts);
+    windowBlocks.push(Math.floor(n / COUNT_PRECISION));
+    if (n < SCAN_WINDOW) break;
+    offset += n - overlap;
+    window++;
+  }
+  const f = finishWithWindows(body, c, opts);
+  return { detections: f.detections, subsigMatches: c.subsig, windowBlocks, firstWindow: f.firstWindow };
 }
 
 function inRange(start: number, range: 'any' | { min: number; max: number }): boolean {
   return range === 'any' || (start >= range.min && start <= range.max);
 }
 
-function singlePart(list: PartMatch[], range: 'any' | { min: number; max: number }): { start: number; end: number }[] {
-  const out: { start: number; end: number }[] = [];
-  const seen = new Set<number>();
-  for (const m of list) {
-    if (!inRange(m.start, range) || seen.has(m.start)) continue;
-    seen.add(m.start);
-    out.push({ start: m.start, end: m.end });
-  }
-  out.sort((a, b) => a.end - b.end || a.start - b.start);
-  return out;
-}
-
 /**
  * Multi-part signatures: part k+1 must start between gap.min and gap.max bytes after part k ends
- * (max Infinity for `*`). The offset applies to the first part. Returns the whole-signature
- * matches (start of the first part, end of the last), earliest end first.
+ * (max Infinity for `*`); the offset applies to the first part. Every occurrence of the final part
+ * that completes a chain is a match (so one found in two windows counts twice, as in ClamAV).
  */
-function chain(body: BodyDatabase, sig: BodySig, list: PartMatch[], range: 'any' | { min: number; max: number }): { start: number; end: number }[] {
-  const perPart: PartMatch[][] = sig.parts.map(() => []);
-  for (const m of list) perPart[body.parts[m.part]!.partNo]!.push(m);
-  // reach[k]: for each feasible end of part k, the earliest start of part 0 that leads to it.
+function chainFinals(
+  sig: BodySig, entry: { earlier: PartMatch[][]; finals: { m: PartMatch; window: number; data: Uint8Array; base: number }[] },
+  range: 'any' | { min: number; max: number },
+): { m: PartMatch; window: number; data: Uint8Array; base: number; start: number }[] {
+  // reach: for each feasible end of the previous part, the earliest start of part 0 leading to it.
   let reach = new Map<number, number>();
-  for (const m of perPart[0]!) {
+  for (const m of entry.earlier[0]!) {
     if (!inRange(m.start, range)) continue;
     const prev = reach.get(m.end);
     if (prev === undefined || m.start < prev) reach.set(m.end, m.start);
   }
-  for (let k = 1; k < sig.parts.length && reach.size > 0; k++) {
-    const gap = sig.gaps[k - 1]!;
+  const step = (cands: PartMatch[], gapIndex: number): Map<number, number> => {
+    const gap = sig.gaps[gapIndex]!;
     const ends = [...reach.entries()].sort((a, b) => a[0] - b[0]);
     const next = new Map<number, number>();
-    for (const m of perPart[k]!) {
+    for (const m of cands) {
       for (const [end, origin] of ends) {
         if (end > m.start) break;
         const d = m.start - end;
@@ -268,7 +368,23 @@ function chain(body: BodyDatabase, sig: BodySig, list: PartMatch[], range: 'any'
         if (prev === undefined || origin < prev) next.set(m.end, origin);
       }
     }
-    reach = next;
+    return next;
+  };
+  const last = sig.parts.length - 1;
+  for (let k = 1; k < last && reach.size > 0; k++) reach = step(entry.earlier[k]!, k - 1);
+  if (reach.size === 0) return [];
+  const out: { m: PartMatch; window: number; data: Uint8Array; base: number; start: number }[] = [];
+  const gap = sig.gaps[last - 1]!;
+  const ends = [...reach.entries()].sort((a, b) => a[0] - b[0]);
+  for (const f of entry.finals) {
+    let best: number | undefined;
+    for (const [end, origin] of ends) {
+      if (end > f.m.start) break;
+      const d = f.m.start - end;
+      if (d < gap.min || d > gap.max) continue;
+      if (best === undefined || origin < best) best = origin;
+    }
+    if (best !== undefined) out.push({ ...f, start: best });
   }
-  return [...reach.entries()].map(([end, start]) => ({ start, end })).sort((a, b) => a.end - b.end);
+  return out;
 }

@@ -288,9 +288,9 @@ function parseCore(core: string, orig: (i: number) => number, opts: BodySigOptio
       if (close < 0) throw new SigError('clamav.body.unclosed-paren', 'missing closing parenthesis', orig(open));
       const inner = core.slice(open + 1, close);
       if (inner.length === 0) throw new SigError('clamav.body.empty-block', 'empty () block', orig(open), 2);
-      const nest = countOpens(inner) + 1;
+      const nest = countOpens(inner); // ClamAV counts the parentheses inside the outer one
       if (nest > ENGINE_LIMITS.maxAltNesting) {
-        throw new SigError('clamav.body.nesting', `alternatives nested ${nest} deep; at most ${ENGINE_LIMITS.maxAltNesting}`, orig(open));
+        throw new SigError('clamav.body.nesting', `alternatives nested ${nest + 1} deep; at most ${ENGINE_LIMITS.maxAltNesting + 1}`, orig(open));
       }
       if (inner === 'B' || inner === 'L' || inner === 'W') {
         const atLeft = open === 0; // ClamAV: only when `(` is the first character (so `!(B)` at the start is not an edge)
@@ -488,7 +488,8 @@ export function parseOffset(text: string, target: number, ctx: BodySigContext): 
 
 /** True if a plain signature goes to ClamAV's Boyer-Moore matcher, which needs ≥ 3 bytes. */
 export function usesBoyerMoore(hex: string, offsetText: string, target: number): boolean {
-  if (![0, 1, 4, 7].includes(target)) return false;
+  // Only the generic and PE roots have a Boyer-Moore matcher; the others are Aho-Corasick only.
+  if (target !== 0 && target !== 1) return false;
   if (hex.includes('{') || hex.includes('*')) return false;
   if (/[?([]/.test(hex)) return false;
   if (target === 1 && (offsetText === '*' || offsetText.includes(','))) return false;

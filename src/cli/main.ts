@@ -1,0 +1,129 @@
+/**
+ * The `vigil` command: argument vector in, exit code out.
+ *
+ * In: the arguments after the program name (`process.argv.slice(2)` from `bin/vigil.js`), and in
+ * tests optional streams and an engine loader. Out: the subcommand's output and its exit code
+ * (0 clean, 1 infected, 2 error), returned rather than passed to `process.exit` so that callers and
+ * tests stay in control.
+ *
+ * Why it is built this way: commander dispatches the subcommands (`scan`, and the `db`, `yara` and
+ * `daemon` placeholders that other parts of the project will replace) and handles `-V`/`--help` at
+ * the top level; each subcommand parses its own arguments. `scan` in particular receives its raw
+ * argument vector untouched (including a `--` terminator), because it must accept clamscan's exact
+ * option syntax. The real signature engine is wired in one place, `loadEngine` below.
+ */
+
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import type { EngineLoader, LoadedEngine, LoadOptions } from '../scan/engine-port.js';
+import { runScan, versionLine, type OutStream } from './scan.js';
+import { realEngineLoader } from './engine-loader.js';
+
+/**
+ * Loads the signature databases for `vigil scan`. This is the one place where the real loader and
+ * engine are plugged in: parse the `-d` paths (or the default database directory), compile, and
+ * return `{ engine, errors }` as `EngineLoader` describes. Until then, scanning reports that no
+ * engine is available and exits 2.
+ */
+export async function loadEngine(opts: LoadOptions): Promise<{ engine?: LoadedEngine; errors: string[] }> {
+  return realEngineLoader(opts);
+}
+
+export interface MainDeps {
+  stdout: OutStream;
+  stderr: OutStream;
+  stdin: AsyncIterable<Uint8Array | string>;
+  loader: EngineLoader;
+}
+
+/** vigil's version from the nearest package.json named "vigil" above this module (source or dist). */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'vigil' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here; look one level up
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return '0.0.0';
+}
+
+const PLACEHOLDERS: readonly (readonly [string, string])[] = [
+  ['db', 'manage signature databases (not implemented yet)'],
+  ['yara', 'scan with YARA rules (not implemented yet)'],
+  ['daemon', 'run the clamd-compatible daemon (not implemented yet)'],
+];
+
+export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promise<number> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  if (stdout === process.stdout) {
+    // A closed pipe (`vigil scan … | head`) ends the run, as SIGPIPE ends clamscan.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(2);
+    });
+  }
+  const version = packageVersion();
+  let code = 0;
+
+  const program = new Command('vigil')
+    .description('An open, auditable antivirus: ClamAV and YARA signatures, clamd\'s protocol, explained detections.')
+    .version(versionLine(version), '-V, --version', 'show the version')
+    .helpOption('-h, --help', 'show this help')
+    .helpCommand(false)
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => { stdout.write(s); }, writeErr: (s) => { stderr.write(s); } });
+
+  program
+    .command('scan')
+    .description('scan files and directories, clamscan-compatible (see: vigil scan --help)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .passThroughOptions()
+    .argument('[args...]')
+    .action(async () => {
+      // The raw arguments after the command word: commander would drop a leading `--`.
+      const args = argv.slice(argv.indexOf('scan') + 1);
+      code = await runScan(args, {
+        loader: deps.loader ?? loadEngine,
+        stdout,
+        stderr,
+        ...(deps.stdin ? { stdin: deps.stdin } : {}),
+        version,
+      });
+    });
+
+  for (const [name, description] of PLACEHOLDERS) {
+    program
+      .command(name)
+      .description(description)
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .argument('[args...]')
+      .action(() => {
+        stderr.write(`vigil ${name}: not implemented yet\n`);
+        code = 2;
+      });
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.version' || e.code === 'commander.helpDisplayed') return 0;
+      return 2;
+    }
+    throw e;
+  }
+  return code;
+}
