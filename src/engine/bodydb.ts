@@ -29,6 +29,12 @@ export interface CompiledPart {
   nodes: PatternNode[];
   atomIndex: number;
   leftSkip: number;
+  /**
+   * Bytes from the reported match start to the last byte of the prefix ClamAV puts in its
+   * Aho-Corasick trie for this part. ClamAV reports matches in the order its trie meets them,
+   * so this orders detections as it does.
+   */
+  clamOrderOffset: number;
 }
 
 export interface BodySig extends BodySigInput {
@@ -61,7 +67,7 @@ export class BodyDatabase {
         if (!atom) return; // the parser guarantees an atom; a part without one cannot match
         const leftSkip = nodes.length > 1 && nodes[1]!.k === 'skip' && nodes[0]!.k === 'byte' ? 2 : 0;
         const id = this.parts.length;
-        this.parts.push({ sig: sigId, partNo, nodes, atomIndex: atom.index, leftSkip });
+        this.parts.push({ sig: sigId, partNo, nodes, atomIndex: atom.index, leftSkip, clamOrderOffset: clamTrieOffset(nodes, leftSkip) });
         partIds.push(id);
         sources.push({ part: id, atom });
         const len = maxLength(nodes);
@@ -109,4 +115,56 @@ export function maxLength(nodes: readonly PatternNode[]): number {
     else n += Math.max(0, ...x.branches.map(maxLength));
   }
   return n;
+}
+
+/**
+ * Where ClamAV's trie prefix of a part ends, in bytes from the match start (`cli_ac_addsig`'s
+ * prefix shift, then `cli_ac_addpatt`'s depth): the first up to three fixed elements, or, when the
+ * part starts with a wildcard or with zero bytes, the best run of fixed elements further in.
+ * Elements of variable width count with their shortest width; only ordering depends on this.
+ */
+export function clamTrieOffset(nodes: readonly PatternNode[], leftSkip: number): number {
+  const core = nodes.slice(leftSkip).filter((n) => !(n.k === 'class' && n.edge));
+  // A right edge range and its anchor byte are not elements of the trie pattern.
+  const last = core.length >= 2 ? core[core.length - 2] : undefined;
+  const e = last && last.k === 'skip' ? core.slice(0, -2) : core;
+  const wild = (n: PatternNode | undefined) => n === undefined || n.k !== 'byte' || n.mask !== 0xff;
+  const zero = (n: PatternNode | undefined) => n !== undefined && n.k === 'byte' && n.mask === 0xff && !n.nocase && n.value === 0;
+  const len = e.length;
+  let wprefix = false;
+  let zprefix = true;
+  for (let i = 0; i < 3 && i < len; i++) {
+    if (wild(e[i])) { wprefix = true; break; }
+    if (zprefix && !zero(e[i])) zprefix = false;
+  }
+  let ppos = 0;
+  if (wprefix || zprefix) {
+    const pend = len - 2 + 1;
+    let plen = 0, nzplen = 0, nzpos = 0;
+    for (let i = 0; i < pend; i++) {
+      for (let j = i; j < i + 3 && j < len; j++) {
+        if (wild(e[j])) break;
+        if (j - i + 1 >= plen) { plen = j - i + 1; ppos = i; }
+        if (!zero(e[ppos]) || (len > ppos + 1 && !zero(e[ppos + 1]))) {
+          if (plen >= 3) break;
+          if (plen >= 2 && plen > nzplen) { nzplen = plen; nzpos = ppos; }
+        }
+      }
+      if (plen >= 3 && (!zero(e[ppos]) || !zero(e[ppos + 1]))) break;
+    }
+    if (nzplen !== 0 && len > ppos + 1 && zero(e[ppos]) && zero(e[ppos + 1])) { ppos = nzpos; }
+  }
+  let depth = 0;
+  while (depth < 3 && ppos + depth < len && !wild(e[ppos + depth])) depth++;
+  let width = 0;
+  for (let i = 0; i < ppos; i++) width += minLength(e[i]!);
+  return width + Math.max(1, depth) - 1;
+}
+
+function minLength(n: PatternNode): number {
+  if (n.k === 'byte') return 1;
+  if (n.k === 'skip') return n.min;
+  if (n.k === 'class') return n.edge ? 0 : 1;
+  if (n.negated) return n.branches[0]?.length ?? 0;
+  return Math.min(...n.branches.map((b) => b.reduce((a, x) => a + minLength(x), 0)));
 }

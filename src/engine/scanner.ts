@@ -296,7 +296,9 @@ function finishWithWindows(body: BodyDatabase, c: Collector, opts: LayerOptions)
           name: sig.name, kind: 'body', db: sig.origin.db, line: sig.origin.line, layer: opts.layer,
           offset: h.start, matched: toHex(h.data.subarray(Math.max(0, localStart), Math.min(localEnd, localStart + 256))),
         },
-        key: [h.window, root, sig.boyerMoore ? 0 : 1, h.m.end, sigId],
+        // ClamAV: per window, the type's signatures before generic ones, Boyer-Moore (by start)
+        // before Aho-Corasick (by where its trie prefix ends), then part number and load order.
+        key: [h.window, root, sig.boyerMoore ? 0 : 1, sig.boyerMoore ? h.m.start : h.m.start + body.parts[h.m.part]!.clamOrderOffset, body.parts[h.m.part]!.partNo, sigId],
       });
     }
   }
