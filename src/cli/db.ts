@@ -1,0 +1,101 @@
+/**
+ * `vigil db`: the signature databases.
+ *
+ *   vigil db compile [-d PATH]... [--detect-pua]   parse, then write the compiled cache that
+ *                                                    `vigil scan` loads instead of the text
+ *   vigil db info [-d PATH]... [--detect-pua] [--json]
+ *                                                    what is loaded: each file, its kind, how many
+ *                                                    signatures, official or not; containers with
+ *                                                    their header and signature status; totals
+ *
+ * In: arguments and output streams. Out: an exit code (0, or 2 when a database does not load,
+ * with every diagnostic printed).
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { cvdInfo, formatCvdInfo } from '../signatures/clamav/cvd.js';
+import { loadErrors, loadWithCache, resolveLoad, writeCache } from './engine-loader.js';
+
+export interface DbDeps {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export async function runDb(args: string[], deps: DbDeps): Promise<number> {
+  let code = 0;
+  const program = new Command('vigil db')
+    .exitOverride()
+    .helpCommand(false)
+    .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
+
+  program
+    .command('compile')
+    .description('parse the databases and write the compiled cache used by vigil scan')
+    .option('-d, --database <path>', 'database file or directory (repeatable; default: the default databases)', collect, [] as string[])
+    .option('--detect-pua', 'load PUA signatures too', false)
+    .action((o: { database: string[]; detectPua: boolean }) => {
+      const load = resolveLoad(o.database, o.detectPua);
+      const t = performance.now();
+      const { set, indexes, cachePath } = loadWithCache(load, { useCache: false, writeCache: false });
+      for (const line of loadErrors(set)) deps.stderr.write(line + '\n');
+      if (!set.ok) { code = 2; return; }
+      if (!writeCache(cachePath, set, indexes)) {
+        deps.stderr.write(`vigil db compile: can't write ${cachePath}\n`);
+        code = 2;
+        return;
+      }
+      const ms = performance.now() - t;
+      deps.stdout.write(`Compiled ${set.known} signatures from ${set.files.length} files in ${ms.toFixed(0)} ms\n`);
+      deps.stdout.write(`  body: ${set.ndb.length}, logical: ${set.ldb.length}, hash: ${indexes.file.count}, allow-list: ${indexes.allow.count}, container metadata: ${set.cdb.length}\n`);
+      deps.stdout.write(`Cache: ${cachePath}\n`);
+    });
+
+  program
+    .command('info')
+    .description('list the loaded databases with counts per type')
+    .option('-d, --database <path>', 'database file or directory (repeatable; default: the default databases)', collect, [] as string[])
+    .option('--detect-pua', 'load PUA signatures too', false)
+    .option('--json', 'print JSON', false)
+    .action((o: { database: string[]; detectPua: boolean; json: boolean }) => {
+      const load = resolveLoad(o.database, o.detectPua);
+      const { set, indexes, fromCache, cachePath } = loadWithCache(load, { useCache: true, writeCache: false });
+      for (const line of loadErrors(set)) deps.stderr.write(line + '\n');
+      if (!set.ok) code = 2;
+      const containers = load.paths.flatMap((p) => (/\.(cvd|cld|cud)$/i.test(p) ? [p] : [])).map((p) => {
+        try { return { path: p, info: cvdInfo(readFileSync(p), p) }; } catch (e) { return { path: p, error: (e as Error).message }; }
+      });
+      const perKind = new Map<string, number>();
+      for (const f of set.files) perKind.set(f.kind, (perKind.get(f.kind) ?? 0) + f.signatures);
+      if (o.json) {
+        deps.stdout.write(JSON.stringify({
+          paths: load.paths, known: set.known, fromCache, cache: cachePath, files: set.files,
+          perKind: Object.fromEntries(perKind), hashIndex: indexes.file.count, allowIndex: indexes.allow.count,
+          containers, yaraFiles: set.yaraFiles,
+        }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+        return;
+      }
+      deps.stdout.write(`Databases: ${load.paths.join(', ')}${fromCache ? ` (compiled cache ${cachePath})` : ''}\n`);
+      for (const f of set.files) {
+        deps.stdout.write(`  ${f.path}  ${f.kind}  ${f.signatures} signature${f.signatures === 1 ? '' : 's'}${f.official ? '  official' : ''}\n`);
+      }
+      for (const c of containers) {
+        if ('info' in c && c.info) deps.stdout.write(formatCvdInfo(c.info).replace(/^/gm, '  ').replace(/\s*$/, '') + '\n');
+        else if ('error' in c) deps.stdout.write(`  ${c.path}: ${c.error}\n`);
+      }
+      deps.stdout.write('Per type:\n');
+      for (const [k, n] of [...perKind.entries()].sort()) deps.stdout.write(`  ${k}: ${n}\n`);
+      deps.stdout.write(`Known viruses: ${set.known}\n`);
+    });
+
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
+    throw e;
+  }
+  return code;
+}
