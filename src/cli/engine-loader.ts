@@ -105,11 +105,22 @@ const LOAD_ERROR_TEXT: Readonly<Record<string, string>> = { ...CLAMAV_LOAD_ERROR
 
 export function engineFromSet(set: SignatureSet, indexes?: HashIndexes): LoadedEngine {
   const engine = new Engine(set, indexes);
+  let shared: SharedArrayBuffer | undefined;
+  const ix = indexes ?? { file: engine.hashIndex, allow: engine.allowIndex };
   return {
     knownSignatures: set.known,
     engineVersion: `vigil-${VERSION}`,
     scan(bytes: Uint8Array, opts: ScanCallOptions) {
       return engine.scan(bytes, { allmatch: opts.allmatch });
+    },
+    // Workers get the compiled database once, in shared memory (built on first use).
+    get parallel() {
+      if (!shared) {
+        const bytes = serializeDatabase(set, ix);
+        shared = new SharedArrayBuffer(bytes.length);
+        new Uint8Array(shared).set(bytes);
+      }
+      return { module: new URL('./scan-worker.js', import.meta.url).href, exportName: 'createWorkerScanner', init: { database: shared } };
     },
   };
 }

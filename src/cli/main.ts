@@ -20,12 +20,12 @@ import { Command, CommanderError } from 'commander';
 import type { EngineLoader, LoadedEngine, LoadOptions } from '../scan/engine-port.js';
 import { runScan, versionLine, type OutStream } from './scan.js';
 import { realEngineLoader } from './engine-loader.js';
+import { runDb } from './db.js';
 
 /**
  * Loads the signature databases for `vigil scan`. This is the one place where the real loader and
- * engine are plugged in: parse the `-d` paths (or the default database directory), compile, and
- * return `{ engine, errors }` as `EngineLoader` describes. Until then, scanning reports that no
- * engine is available and exits 2.
+ * engine are plugged in: it parses the `-d` paths (or the default database directories), compiles,
+ * and returns `{ engine, errors }` as `EngineLoader` describes. Tests pass their own loader instead.
  */
 export async function loadEngine(opts: LoadOptions): Promise<{ engine?: LoadedEngine; errors: string[] }> {
   return realEngineLoader(opts);
@@ -56,7 +56,6 @@ export function packageVersion(): string {
 }
 
 const PLACEHOLDERS: readonly (readonly [string, string])[] = [
-  ['db', 'manage signature databases (not implemented yet)'],
   ['yara', 'scan with YARA rules (not implemented yet)'],
   ['daemon', 'run the clamd-compatible daemon (not implemented yet)'],
 ];
@@ -100,6 +99,18 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
         ...(deps.stdin ? { stdin: deps.stdin } : {}),
         version,
       });
+    });
+
+  program
+    .command('db')
+    .description('signature databases: compile the cache, show what is loaded (see: vigil db --help)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .passThroughOptions()
+    .argument('[args...]')
+    .action(async () => {
+      code = await runDb(argv.slice(argv.indexOf('db') + 1), { stdout, stderr });
     });
 
   for (const [name, description] of PLACEHOLDERS) {

@@ -65,8 +65,10 @@ export class Engine {
   readonly ports: EnginePorts;
   readonly known: number;
   private readonly allow: HashIndex;
+  readonly hashIndex: HashIndex;
 
   constructor(readonly set: SignatureSet, indexes: HashIndexes = indexesFromSet(set)) {
+    this.hashIndex = indexes.file;
     const inputs: BodySigInput[] = set.ndb.map((s) => ({
       name: s.name, target: s.target, offset: s.offset, pattern: s.pattern, origin: s.origin,
       boyerMoore: usesBoyerMoore(s.pattern.source, offsetText(s.offset), s.target),
@@ -109,6 +111,8 @@ export class Engine {
     }
     return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: bytes.length, scannedBlocks: scan.scannedBlocks };
   }
+
+  get allowIndex(): HashIndex { return this.allow; }
 
   private allowed(bytes: Uint8Array): boolean {
     for (const algo of HashIndex.hashesNeeded(bytes.length, this.allow)) {

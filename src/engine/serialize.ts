@@ -23,7 +23,11 @@ export function serializeDatabase(set: SignatureSet, indexes: HashIndexes): Buff
   return Buffer.concat([MAGIC, len(json.length), json, len(file.length), file, len(allow.length), allow]);
 }
 
-export function deserializeDatabase(buf: Uint8Array): { set: SignatureSet; indexes: HashIndexes } | undefined {
+/**
+ * `shared`: the input lives in shared memory for the process's lifetime, so the hash indexes may
+ * be views into it rather than copies.
+ */
+export function deserializeDatabase(buf: Uint8Array, opts: { shared?: boolean } = {}): { set: SignatureSet; indexes: HashIndexes } | undefined {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 12 || !b.subarray(0, 8).equals(MAGIC)) return undefined;
   let off = 8;
@@ -46,9 +50,9 @@ export function deserializeDatabase(buf: Uint8Array): { set: SignatureSet; index
       if (v && typeof v === 'object' && '$big' in (v as Record<string, unknown>)) return BigInt((v as { $big: string }).$big);
       return v;
     }) as Omit<SignatureSet, 'hashes' | 'diagnostics' | 'ok'>;
-    // Copy the index bytes out so the indexes do not pin the whole file buffer.
-    const file = HashIndex.deserialize(Uint8Array.from(fileBytes));
-    const allow = HashIndex.deserialize(Uint8Array.from(allowBytes));
+    // Unless shared, copy the index bytes out so the indexes do not pin the whole file buffer.
+    const file = HashIndex.deserialize(opts.shared ? fileBytes : Uint8Array.from(fileBytes));
+    const allow = HashIndex.deserialize(opts.shared ? allowBytes : Uint8Array.from(allowBytes));
     const set: SignatureSet = { ...h, hashes: [], diagnostics: [], ok: true };
     return { set, indexes: { file, allow } };
   } catch {
