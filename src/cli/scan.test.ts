@@ -670,10 +670,16 @@ if (RUN_TESTS) {
     });
 
     it('main answers the placeholder commands with "not implemented yet" and exit code 2', async () => {
-      for (const name of ['db', 'yara', 'daemon']) {
+      for (const name of ['yara', 'daemon']) {
         const r = await runMain([name, 'anything', '--flag']);
         assert.deepEqual([r.code, r.err], [2, `vigil ${name}: not implemented yet\n`]);
       }
+    });
+
+    it('main refuses an unknown db subcommand with exit code 2', async () => {
+      const r = await runMain(['db', 'anything']);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /unknown command 'anything'/);
     });
 
     it('main exits 2 with usage for no command or an unknown one, and 0 for --help', async () => {
