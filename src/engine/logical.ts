@@ -35,7 +35,20 @@ function countMatches(starts: readonly number[]): { count: number; counted: numb
 }
 
 export class LogicalSignatures implements LogicalPort {
+  /**
+   * Signatures that must be evaluated on every layer: those whose expression holds with no
+   * match at all (`0=0`), and those with PCRE subsignatures (they search the layer themselves).
+   * Every other signature can only become true once one of its content subsignatures matched,
+   * so it is evaluated only then: with thousands of logical signatures this is the difference
+   * between a loop per layer and a loop per match.
+   */
+  private readonly always: number[] = [];
+
   constructor(private readonly sigs: readonly LdbSig[], inputs: BodySigInput[]) {
+    sigs.forEach((sig, ldb) => {
+      const zero = new Uint32Array(sig.subsigs.length);
+      if (sig.subsigs.some((s) => s.k === 'pcre') || evalLogical(sig.expr, zero)) this.always.push(ldb);
+    });
     sigs.forEach((sig, ldb) => {
       sig.subsigs.forEach((sub, subsig) => {
         if (sub.k !== 'content') return;
@@ -59,48 +72,59 @@ export class LogicalSignatures implements LogicalPort {
       return undefined;
     };
     let text: string | undefined;
-    this.sigs.forEach((sig, ldb) => {
-      const t = sig.tdb;
-      if (t.target !== 0 && !ctx.targets.has(t.target)) return;
-      if (!inRange(size, t.fileSize)) return;
-      if (t.entryPoint && (!ctx.exec || !inRange(ctx.exec.entryPoint, t.entryPoint))) return;
-      if (t.numberOfSections && (!ctx.exec || !inRange(ctx.exec.sections.length, t.numberOfSections))) return;
-      // Container/Intermediates describe enclosing layers: a top-level file has none, so only
-      // `Container:CL_TYPE_ANY` ("root only") holds there.
-      if (t.container !== undefined && t.container !== 'CL_TYPE_ANY' && ctx.layer.length === 0) return;
-      if (t.intermediates !== undefined && ctx.layer.length === 0) return;
-      if (t.iconGroup1 !== undefined || t.iconGroup2 !== undefined) return; // icon matching needs PE resources
-      const n = sig.subsigs.length;
-      const counts = new Uint32Array(n);
-      const offsets: number[][] = Array.from({ length: n }, () => []);
-      sig.subsigs.forEach((sub, i) => {
-        if (sub.k !== 'content') return;
-        const m = ctx.subsigMatches.get(`${ldb}:${i}`);
-        if (!m) return;
-        const c = countMatches(m);
-        counts[i] = c.count;
-        offsets[i] = c.counted;
-      });
-      sig.subsigs.forEach((sub, i) => {
-        if (sub.k !== 'bytecmp') return;
-        const bc = sub as unknown as LdbByteCmpSubsig;
-        const ref = offsets[bc.ref];
-        if (!ref || ref.length === 0) return;
-        if (evalByteCompare(bc as never, ctx.bytes, ref)) { counts[i] = 1; offsets[i] = [ref[ref.length - 1]!]; }
-      });
-      sig.subsigs.forEach((sub, i) => {
-        if (sub.k !== 'pcre') return;
-        if (sub.trigger && !evalLogical(sub.trigger, counts)) return;
-        text ??= Buffer.from(ctx.bytes.buffer, ctx.bytes.byteOffset, ctx.bytes.byteLength).toString('latin1');
-        const found = evalPcre(sub, text, size, resolver);
-        counts[i] = found.length;
-        offsets[i] = found;
-      });
-      if (!evalLogical(sig.expr, counts)) return;
-      let first: number | undefined;
-      for (const o of offsets) for (const v of o) if (first === undefined || v < first) first = v;
-      out.push({ name: sig.name, kind: 'logical', db: sig.origin.db, line: sig.origin.line, layer: ctx.layer, ...(first !== undefined ? { offset: first } : {}) });
-    });
+    // Candidates: the always-evaluated ones and those with a content match, in load order.
+    const cand = new Set<number>(this.always);
+    for (const key of ctx.subsigMatches.keys()) cand.add(Number(key.slice(0, key.indexOf(':'))));
+    const order = [...cand].sort((a, b) => a - b);
+    for (const ldb of order) {
+      const sig = this.sigs[ldb]!;
+      this.evaluateOne(sig, ldb, ctx, size, resolver, () => (text ??= Buffer.from(ctx.bytes.buffer, ctx.bytes.byteOffset, ctx.bytes.byteLength).toString('latin1')), out);
+    }
     return out;
+  }
+
+  private evaluateOne(
+    sig: LdbSig, ldb: number, ctx: LogicalContext, size: number,
+    resolver: (spec: OffsetSpec) => { min: number; max: number } | undefined, latin1: () => string, out: Detection[],
+  ): void {
+    const t = sig.tdb;
+    if (!ctx.targets.has(t.target)) return;
+    if (!inRange(size, t.fileSize)) return;
+    if (t.entryPoint && (!ctx.exec || !inRange(ctx.exec.entryPoint, t.entryPoint))) return;
+    if (t.numberOfSections && (!ctx.exec || !inRange(ctx.exec.sections.length, t.numberOfSections))) return;
+    // Container/Intermediates describe enclosing layers: a top-level file has none, so only
+    // `Container:CL_TYPE_ANY` ("root only") holds there.
+    if (t.container !== undefined && t.container !== 'CL_TYPE_ANY' && ctx.layer.length === 0) return;
+    if (t.intermediates !== undefined && ctx.layer.length === 0) return;
+    if (t.iconGroup1 !== undefined || t.iconGroup2 !== undefined) return; // icon matching needs PE resources
+    const n = sig.subsigs.length;
+    const counts = new Uint32Array(n);
+    const offsets: number[][] = Array.from({ length: n }, () => []);
+    sig.subsigs.forEach((sub, i) => {
+      if (sub.k !== 'content') return;
+      const m = ctx.subsigMatches.get(`${ldb}:${i}`);
+      if (!m) return;
+      const c = countMatches(m);
+      counts[i] = c.count;
+      offsets[i] = c.counted;
+    });
+    sig.subsigs.forEach((sub, i) => {
+      if (sub.k !== 'bytecmp') return;
+      const bc = sub as unknown as LdbByteCmpSubsig;
+      const ref = offsets[bc.ref];
+      if (!ref || ref.length === 0) return;
+      if (evalByteCompare(bc as never, ctx.bytes, ref)) { counts[i] = 1; offsets[i] = [ref[ref.length - 1]!]; }
+    });
+    sig.subsigs.forEach((sub, i) => {
+      if (sub.k !== 'pcre') return;
+      if (sub.trigger && !evalLogical(sub.trigger, counts)) return;
+      const found = evalPcre(sub, latin1(), size, resolver);
+      counts[i] = found.length;
+      offsets[i] = found;
+    });
+    if (!evalLogical(sig.expr, counts)) return;
+    let first: number | undefined;
+    for (const o of offsets) for (const v of o) if (first === undefined || v < first) first = v;
+    out.push({ name: sig.name, kind: 'logical', db: sig.origin.db, line: sig.origin.line, layer: ctx.layer, ...(first !== undefined ? { offset: first } : {}) });
   }
 }
