@@ -40,17 +40,17 @@ export async function runDb(args: string[], deps: DbDeps): Promise<number> {
     .action((o: { database: string[]; detectPua: boolean }) => {
       const load = resolveLoad(o.database, o.detectPua);
       const t = performance.now();
-      const { set, indexes, cachePath } = loadWithCache(load, { useCache: false, writeCache: false });
+      const { set, indexes, body, cachePath } = loadWithCache(load, { useCache: false, writeCache: false });
       for (const line of loadErrors(set)) deps.stderr.write(line + '\n');
-      if (!set.ok) { code = 2; return; }
-      if (!writeCache(cachePath, set, indexes)) {
+      if (!set.ok || !body) { code = 2; return; }
+      if (!writeCache(cachePath, set, indexes, body)) {
         deps.stderr.write(`vigil db compile: can't write ${cachePath}\n`);
         code = 2;
         return;
       }
       const ms = performance.now() - t;
       deps.stdout.write(`Compiled ${set.known} signatures from ${set.files.length} files in ${ms.toFixed(0)} ms\n`);
-      deps.stdout.write(`  body: ${set.ndb.length}, logical: ${set.ldb.length}, hash: ${indexes.file.count}, allow-list: ${indexes.allow.count}, container metadata: ${set.cdb.length}\n`);
+      deps.stdout.write(`  body: ${set.ndb.length} (${body.parts.length} pattern parts), logical: ${set.ldb.length}, hash: ${indexes.file.count}, allow-list: ${indexes.allow.count}, container metadata: ${set.cdb.length}\n`);
       deps.stdout.write(`Cache: ${cachePath}\n`);
     });
 

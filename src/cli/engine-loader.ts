@@ -17,6 +17,7 @@ import { CDB_LOAD_ERROR } from '../signatures/clamav/cdb.js';
 import { deserializeDatabase, serializeDatabase } from '../engine/serialize.js';
 import { HashIndexBuilder } from '../engine/hashindex.js';
 import type { HashIndexes } from '../engine/engine.js';
+import type { BodyDatabase } from '../engine/bodydb.js';
 import { isDbFile, loadSignatures, type SignatureSet } from '../signatures/clamav/loader.js';
 import type { EngineLoader, LoadedEngine, ScanCallOptions } from '../scan/engine-port.js';
 import { cacheDir, defaultDatabases, packagedDbDir } from './home.js';
@@ -55,7 +56,7 @@ export function resolveLoad(databases: string[], detectPua: boolean, officialOnl
 }
 
 /** Loads signatures, from the compiled cache when it is current; writes the cache after a parse. */
-export function loadWithCache(load: ResolvedLoad, opts: { useCache: boolean; writeCache: boolean }): { set: SignatureSet; indexes: HashIndexes; fromCache: boolean; cachePath: string } {
+export function loadWithCache(load: ResolvedLoad, opts: { useCache: boolean; writeCache: boolean }): { set: SignatureSet; indexes: HashIndexes; body?: BodyDatabase; fromCache: boolean; cachePath: string } {
   const cachePath = join(cacheDir(), `${cacheKey(load)}.vdb`);
   if (opts.useCache) {
     try {
@@ -73,15 +74,17 @@ export function loadWithCache(load: ResolvedLoad, opts: { useCache: boolean; wri
     hashSink: (scope, isAllow) => (scope !== 'file' ? other : isAllow ? allow : file),
   });
   const indexes = { file: file.build(), allow: allow.build() };
-  if (set.ok && opts.writeCache) writeCache(cachePath, set, indexes);
-  return { set, indexes, fromCache: false, cachePath };
+  if (!set.ok) return { set, indexes, fromCache: false, cachePath };
+  const body = new Engine(set, indexes).body;
+  if (opts.writeCache) writeCache(cachePath, set, indexes, body);
+  return { set, indexes, body, fromCache: false, cachePath };
 }
 
-export function writeCache(cachePath: string, set: SignatureSet, indexes: HashIndexes): boolean {
+export function writeCache(cachePath: string, set: SignatureSet, indexes: HashIndexes, body: BodyDatabase): boolean {
   try {
     mkdirSync(join(cachePath, '..'), { recursive: true });
     const tmp = `${cachePath}.${process.pid}.tmp`;
-    writeFileSync(tmp, serializeDatabase(set, indexes));
+    writeFileSync(tmp, serializeDatabase(set, indexes, body));
     renameSync(tmp, cachePath);
     return true;
   } catch {
@@ -103,8 +106,8 @@ export function loadErrors(set: SignatureSet): string[] {
 
 const LOAD_ERROR_TEXT: Readonly<Record<string, string>> = { ...CLAMAV_LOAD_ERROR, ...CDB_LOAD_ERROR };
 
-export function engineFromSet(set: SignatureSet, indexes?: HashIndexes): LoadedEngine {
-  const engine = new Engine(set, indexes);
+export function engineFromSet(set: SignatureSet, indexes?: HashIndexes, body?: BodyDatabase): LoadedEngine {
+  const engine = new Engine(set, indexes, body);
   let shared: SharedArrayBuffer | undefined;
   const ix = indexes ?? { file: engine.hashIndex, allow: engine.allowIndex };
   return {
@@ -116,7 +119,7 @@ export function engineFromSet(set: SignatureSet, indexes?: HashIndexes): LoadedE
     // Workers get the compiled database once, in shared memory (built on first use).
     get parallel() {
       if (!shared) {
-        const bytes = serializeDatabase(set, ix);
+        const bytes = serializeDatabase(set, ix, engine.body);
         shared = new SharedArrayBuffer(bytes.length);
         new Uint8Array(shared).set(bytes);
       }
@@ -127,8 +130,8 @@ export function engineFromSet(set: SignatureSet, indexes?: HashIndexes): LoadedE
 
 export const realEngineLoader: EngineLoader = async (opts) => {
   const load = resolveLoad(opts.databases, opts.detectPua, opts.officialOnly ?? false);
-  const { set, indexes } = loadWithCache(load, { useCache: true, writeCache: true });
+  const { set, indexes, body } = loadWithCache(load, { useCache: true, writeCache: true });
   const errors = loadErrors(set);
   if (!set.ok) return { errors };
-  return { engine: engineFromSet(set, indexes), errors };
+  return { engine: engineFromSet(set, indexes, body), errors };
 };

@@ -17,6 +17,6 @@ export function createWorkerScanner(init: unknown): (task: WorkerScanTask) => En
   const { database } = init as ScanWorkerInit;
   const got = deserializeDatabase(new Uint8Array(database), { shared: true });
   if (!got) throw new Error('the compiled database handed to the worker is damaged');
-  const engine = new Engine(got.set, got.indexes);
+  const engine = new Engine(got.set, got.indexes, got.body);
   return (task) => engine.scan(task.bytes, { allmatch: task.opts.allmatch });
 }

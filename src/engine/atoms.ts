@@ -76,7 +76,13 @@ class KeyTable {
   readonly keys: Int32Array;
   readonly heads: Int32Array;
   readonly mask: number;
-  constructor(capacity: number) {
+  constructor(capacity: number, arrays?: { keys: Int32Array; heads: Int32Array }) {
+    if (arrays) {
+      this.keys = arrays.keys;
+      this.heads = arrays.heads;
+      this.mask = arrays.keys.length - 1;
+      return;
+    }
     let cap = 16;
     while (cap < capacity * 2) cap *= 2;
     this.keys = new Int32Array(cap);
@@ -122,7 +128,40 @@ export class AtomIndex {
   readonly has4: boolean;
   readonly size: number;
 
-  constructor(sources: readonly AtomSource[]) {
+  /** The index's arrays, for the compiled cache (see `fromArrays`). */
+  toArrays(): Record<string, Int32Array> {
+    return {
+      bitmap4: this.bitmap4, keys4: this.table4.keys, heads4: this.table4.heads, keys3: this.table3.keys, heads3: this.table3.heads,
+      bitmap3: this.bitmap3, heads2: this.heads2, entryPart: this.entryPart, entryNext: this.entryNext,
+      meta: Int32Array.of(this.shift4, this.has2 ? 1 : 0, this.has3 ? 1 : 0, this.has4 ? 1 : 0, this.size),
+    };
+  }
+
+  /** Rebuilds an index from `toArrays` output without re-hashing anything. */
+  static fromArrays(a: Record<string, Int32Array>): AtomIndex {
+    const need = (k: string) => { const v = a[k]; if (!v) throw new RangeError(`atom index: missing ${k}`); return v; };
+    const meta = need('meta');
+    const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
+    if (!pow2(need('keys4').length) || !pow2(need('keys3').length) || need('heads2').length !== 65536 || need('bitmap3').length !== 2048) {
+      throw new RangeError('atom index: bad table sizes');
+    }
+    return new AtomIndex([], {
+      bitmap4: need('bitmap4'), shift4: meta[0]!, table4: new KeyTable(0, { keys: need('keys4'), heads: need('heads4') }),
+      table3: new KeyTable(0, { keys: need('keys3'), heads: need('heads3') }), bitmap3: need('bitmap3'), heads2: need('heads2'),
+      entryPart: need('entryPart'), entryNext: need('entryNext'), has2: meta[1] === 1, has3: meta[2] === 1, has4: meta[3] === 1, size: meta[4]!,
+    });
+  }
+
+  constructor(sources: readonly AtomSource[], prebuilt?: {
+    bitmap4: Int32Array; shift4: number; table4: KeyTable; table3: KeyTable; bitmap3: Int32Array; heads2: Int32Array;
+    entryPart: Int32Array; entryNext: Int32Array; has2: boolean; has3: boolean; has4: boolean; size: number;
+  }) {
+    if (prebuilt) {
+      this.bitmap4 = prebuilt.bitmap4; this.shift4 = prebuilt.shift4; this.table4 = prebuilt.table4; this.table3 = prebuilt.table3;
+      this.bitmap3 = prebuilt.bitmap3; this.heads2 = prebuilt.heads2; this.entryPart = prebuilt.entryPart; this.entryNext = prebuilt.entryNext;
+      this.has2 = prebuilt.has2; this.has3 = prebuilt.has3; this.has4 = prebuilt.has4; this.size = prebuilt.size;
+      return;
+    }
     let n4 = 0, n3 = 0, n2 = 0, entries = 0;
     for (const s of sources) {
       entries += s.atom.variants.length;

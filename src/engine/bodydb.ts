@@ -8,6 +8,7 @@
  */
 import type { BodyPattern, Gap, OffsetSpec, PatternNode, SigOrigin } from '../signatures/clamav/types.js';
 import { AtomIndex, chooseAtom, type AtomSource } from './atoms.js';
+import { ByteReaderStrict, ByteWriter, decodeNodes, encodeNodes } from './bodycodec.js';
 import { verifyPart, type Subject } from './verify.js';
 
 export interface BodySigInput {
@@ -37,26 +38,60 @@ export interface CompiledPart {
   clamOrderOffset: number;
 }
 
-export interface BodySig extends BodySigInput {
+export interface BodySig {
+  name: string;
+  target: number;
+  offset: OffsetSpec;
+  origin: SigOrigin;
+  owner?: { ldb: number; subsig: number };
+  boyerMoore?: boolean;
   parts: number[];
   gaps: Gap[];
+}
+
+/** A part whose nodes may still be encoded: they are decoded the first time its atom hits. */
+class LazyPart implements CompiledPart {
+  private decoded: PatternNode[] | undefined;
+  constructor(
+    readonly sig: number, readonly partNo: number, readonly atomIndex: number, readonly leftSkip: number,
+    readonly clamOrderOffset: number, private readonly blob: Uint8Array, private readonly at: number,
+  ) {}
+  get nodes(): PatternNode[] {
+    if (!this.decoded) {
+      const r = new ByteReaderStrict(this.blob);
+      r.pos = this.at;
+      this.decoded = decodeNodes(r);
+    }
+    return this.decoded;
+  }
 }
 
 /** One verified match of one part. Positions are offsets in the layer. */
 export interface PartMatch { part: number; start: number; end: number }
 
 export class BodyDatabase {
-  readonly sigs: BodySig[] = [];
-  readonly parts: CompiledPart[] = [];
+  readonly sigs: BodySig[];
+  readonly parts: CompiledPart[];
   readonly index: AtomIndex;
   /** Targets that have at least one signature, so a layer can skip what cannot match. */
   readonly targets = new Set<number>();
   /** Longest span a part can cover before and after its atom, for windows over large files. */
   readonly maxPartSpan: number;
   /** Longest part per target (ClamAV's per-root `maxpatlen`), for window overlaps. */
-  private readonly maxLenByTarget = new Map<number, number>();
+  private readonly maxLenByTarget: Map<number, number> = new Map();
 
-  constructor(inputs: readonly BodySigInput[]) {
+  constructor(inputs: readonly BodySigInput[], prebuilt?: { sigs: BodySig[]; parts: CompiledPart[]; index: AtomIndex; maxLen: Map<number, number> }) {
+    if (prebuilt) {
+      this.sigs = prebuilt.sigs;
+      this.parts = prebuilt.parts;
+      this.index = prebuilt.index;
+      this.maxLenByTarget = prebuilt.maxLen;
+      for (const s of this.sigs) this.targets.add(s.target);
+      this.maxPartSpan = Math.max(0, ...prebuilt.maxLen.values());
+      return;
+    }
+    this.sigs = [];
+    this.parts = [];
     const sources: AtomSource[] = [];
     let maxSpan = 0;
     for (const input of inputs) {
@@ -75,11 +110,97 @@ export class BodyDatabase {
         this.maxLenByTarget.set(input.target, Math.max(this.maxLenByTarget.get(input.target) ?? 0, len));
       });
       if (partIds.length !== input.pattern.parts.length) continue;
-      this.sigs.push({ ...input, parts: partIds, gaps: input.pattern.gaps });
+      this.sigs.push({
+        name: input.name, target: input.target, offset: input.offset, origin: input.origin,
+        ...(input.owner ? { owner: input.owner } : {}), ...(input.boyerMoore ? { boyerMoore: true } : {}),
+        parts: partIds, gaps: input.pattern.gaps,
+      });
       this.targets.add(input.target);
     }
     this.maxPartSpan = maxSpan;
     this.index = new AtomIndex(sources);
+  }
+
+  /**
+   * The compiled form, for the cache: string table, signatures, parts with their encoded nodes,
+   * and the atom index's arrays. `deserialize` rebuilds it without parsing or hashing anything.
+   */
+  serialize(): Uint8Array {
+    const w = new ByteWriter();
+    const strings: string[] = [];
+    const ids = new Map<string, number>();
+    const str = (x: string) => { let i = ids.get(x); if (i === undefined) { i = strings.length; strings.push(x); ids.set(x, i); } return i; };
+    const sigw = new ByteWriter();
+    for (const sg of this.sigs) {
+      sigw.u32(str(sg.name)); sigw.u8(sg.target); sigw.u32(str(sg.origin.db)); sigw.u32(sg.origin.line);
+      sigw.u32(sg.owner ? sg.owner.ldb : 0xffffffff); sigw.u32(sg.owner ? sg.owner.subsig : 0); sigw.u8(sg.boyerMoore ? 1 : 0);
+      encodeOffset(sg.offset, sigw);
+      sigw.u16(sg.parts.length);
+      for (const id of sg.parts) sigw.u32(id);
+      for (const g of sg.gaps) { sigw.f64(g.min); sigw.f64(g.max === Infinity ? -1 : g.max); }
+    }
+    const partw = new ByteWriter();
+    const blob = new ByteWriter();
+    for (const p of this.parts) {
+      partw.u32(p.sig); partw.u16(p.partNo); partw.u16(p.atomIndex); partw.u8(p.leftSkip); partw.u32(p.clamOrderOffset); partw.u32(blob.length);
+      encodeNodes(p.nodes, blob);
+    }
+    w.u32(strings.length);
+    for (const x of strings) w.str(x);
+    w.u32(this.sigs.length); w.block(sigw.done());
+    w.u32(this.parts.length); w.block(partw.done()); w.block(blob.done());
+    w.u32(this.maxLenByTarget.size);
+    for (const [t, n] of this.maxLenByTarget) { w.u8(t); w.u32(n); }
+    const arrays = this.index.toArrays();
+    const names = Object.keys(arrays);
+    w.u32(names.length);
+    for (const k of names) {
+      const a = arrays[k]!;
+      w.str(k);
+      w.block(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    }
+    return w.done();
+  }
+
+  static deserialize(bytes: Uint8Array): BodyDatabase {
+    const r = new ByteReaderStrict(bytes);
+    const strings: string[] = [];
+    for (let i = r.u32(); i > 0; i--) strings.push(r.str());
+    const s = (i: number) => { const v = strings[i]; if (v === undefined) throw new RangeError('bad string id'); return v; };
+    const nsigs = r.u32();
+    const sr = new ByteReaderStrict(r.block());
+    const sigs: BodySig[] = [];
+    for (let i = 0; i < nsigs; i++) {
+      const name = s(sr.u32()), target = sr.u8(), db = s(sr.u32()), line = sr.u32();
+      const ldb = sr.u32(), subsig = sr.u32(), bm = sr.u8() === 1;
+      const offset = decodeOffset(sr);
+      const np = sr.u16();
+      const parts: number[] = [];
+      for (let k = 0; k < np; k++) parts.push(sr.u32());
+      const gaps: Gap[] = [];
+      for (let k = 1; k < np; k++) { const min = sr.f64(); const max = sr.f64(); gaps.push({ min, max: max === -1 ? Infinity : max }); }
+      sigs.push({ name, target, offset, origin: { db, line }, ...(ldb !== 0xffffffff ? { owner: { ldb, subsig } } : {}), ...(bm ? { boyerMoore: true } : {}), parts, gaps });
+    }
+    const nparts = r.u32();
+    const pr = new ByteReaderStrict(r.block());
+    const blob = r.block();
+    const parts: CompiledPart[] = [];
+    for (let i = 0; i < nparts; i++) {
+      const sig = pr.u32(), partNo = pr.u16(), atomIndex = pr.u16(), leftSkip = pr.u8(), clamOrderOffset = pr.u32(), at = pr.u32();
+      if (sig >= nsigs || at >= blob.length) throw new RangeError('bad part');
+      parts.push(new LazyPart(sig, partNo, atomIndex, leftSkip, clamOrderOffset, blob, at));
+    }
+    const maxLen = new Map<number, number>();
+    for (let i = r.u32(); i > 0; i--) { const t = r.u8(); maxLen.set(t, r.u32()); }
+    const arrays: Record<string, Int32Array> = {};
+    for (let i = r.u32(); i > 0; i--) {
+      const k = r.str();
+      const b = r.block();
+      // Int32Array views need 4-byte alignment: copy when the block is not aligned.
+      arrays[k] = b.byteOffset % 4 === 0 ? new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Int32Array(Uint8Array.from(b).buffer);
+    }
+    for (const k of ['entryPart']) for (const v of arrays[k] ?? []) if (v < 0 || v >= nparts) throw new RangeError('bad atom entry');
+    return new BodyDatabase([], { sigs, parts, index: AtomIndex.fromArrays(arrays), maxLen });
   }
 
   /** The longest pattern part among signatures of these targets. */
@@ -167,4 +288,28 @@ function minLength(n: PatternNode): number {
   if (n.k === 'class') return n.edge ? 0 : 1;
   if (n.negated) return n.branches[0]?.length ?? 0;
   return Math.min(...n.branches.map((b) => b.reduce((a, x) => a + minLength(x), 0)));
+}
+
+const OFFSET_KINDS = ['any', 'abs', 'eof', 'ep', 'section', 'sectionEntire', 'lastSection', 'versionInfo', 'macro'] as const;
+
+function encodeOffset(o: OffsetSpec, w: ByteWriter): void {
+  w.u8(OFFSET_KINDS.indexOf(o.kind));
+  const n = 'n' in o ? o.n : 0;
+  const shift = 'shift' in o ? o.shift : 0;
+  const index = 'index' in o ? o.index : 'group' in o ? o.group : 0;
+  w.f64(n); w.f64(shift); w.u32(index);
+}
+
+function decodeOffset(r: ByteReaderStrict): OffsetSpec {
+  const kind = OFFSET_KINDS[r.u8()];
+  const n = r.f64(), shift = r.f64(), index = r.u32();
+  switch (kind) {
+    case 'any': return { kind };
+    case 'abs': case 'eof': case 'ep': case 'lastSection': return { kind, n, shift };
+    case 'section': return { kind, index, n, shift };
+    case 'sectionEntire': return { kind, index, shift };
+    case 'versionInfo': return { kind };
+    case 'macro': return { kind, group: index };
+    default: throw new RangeError('bad offset kind');
+  }
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { SignatureSet } from '../signatures/clamav/loader.js';
 import type { HashAlgo, OffsetSpec } from '../signatures/clamav/types.js';
 import { usesBoyerMoore } from '../signatures/clamav/bodysig.js';
-import { BodyDatabase, type BodySigInput } from './bodydb.js';
+import { BodyDatabase } from './bodydb.js';
 import { scanLayerCounted, type EnginePorts, type HashHit, type HashPort, type TypeInfo } from './scanner.js';
 import type { Detection, ScanResult } from './result.js';
 import { detectFileType, matchTypeSignatures, scanPasses } from '../formats/filetype.js';
@@ -67,14 +67,19 @@ export class Engine {
   private readonly allow: HashIndex;
   readonly hashIndex: HashIndex;
 
-  constructor(readonly set: SignatureSet, indexes: HashIndexes = indexesFromSet(set)) {
+  readonly body: BodyDatabase;
+
+  constructor(readonly set: SignatureSet, indexes: HashIndexes = indexesFromSet(set), compiledBody?: BodyDatabase) {
     this.hashIndex = indexes.file;
-    const inputs: BodySigInput[] = set.ndb.map((s) => ({
-      name: s.name, target: s.target, offset: s.offset, pattern: s.pattern, origin: s.origin,
-      boyerMoore: usesBoyerMoore(s.pattern.source, offsetText(s.offset), s.target),
-    }));
-    const logical = new LogicalSignatures(set.ldb, inputs);
-    const body = new BodyDatabase(inputs);
+    const logical = new LogicalSignatures(set.ldb);
+    const body = compiledBody ?? new BodyDatabase([
+      ...set.ndb.map((s) => ({
+        name: s.name, target: s.target, offset: s.offset, pattern: s.pattern, origin: s.origin,
+        boyerMoore: usesBoyerMoore(s.pattern.source, offsetText(s.offset), s.target),
+      })),
+      ...LogicalSignatures.contentInputs(set.ldb),
+    ]);
+    this.body = body;
     // The normaliser's overlap is the longest target-7 pattern (ClamAV's maxpatlen of that root);
     // target-7 signatures with relative offsets make ClamAV scan the normalised text as a layer.
     const maxPatLen7 = body.maxPatLen([7]);

@@ -44,11 +44,16 @@ export class LogicalSignatures implements LogicalPort {
    */
   private readonly always: number[] = [];
 
-  constructor(private readonly sigs: readonly LdbSig[], inputs: BodySigInput[]) {
+  constructor(private readonly sigs: readonly LdbSig[]) {
     sigs.forEach((sig, ldb) => {
       const zero = new Uint32Array(sig.subsigs.length);
       if (sig.subsigs.some((s) => s.k === 'pcre') || evalLogical(sig.expr, zero)) this.always.push(ldb);
     });
+  }
+
+  /** One body-signature input per content-subsignature variant, tagged with its owner. */
+  static contentInputs(sigs: readonly LdbSig[]): BodySigInput[] {
+    const inputs: BodySigInput[] = [];
     sigs.forEach((sig, ldb) => {
       sig.subsigs.forEach((sub, subsig) => {
         if (sub.k !== 'content') return;
@@ -58,6 +63,7 @@ export class LogicalSignatures implements LogicalPort {
         }
       });
     });
+    return inputs;
   }
 
   get size(): number { return this.sigs.length; }

@@ -1,60 +1,86 @@
 /**
- * The compiled-database cache: a `SignatureSet` and its hash indexes ⇄ one file, so that start-up
- * skips parsing text.
+ * The compiled-database cache: a loaded database ⇄ one file, so that start-up parses no text and
+ * builds no syntax trees.
  *
- * Layout: the bytes `VIGILDB2`; a 4-byte little-endian length and a JSON document holding the
- * parsed body and logical signatures (`Infinity` gap bounds written as -1, bigints tagged); then
- * the whole-file hash index and the allow-list index in `HashIndex`'s own binary form, each
- * preceded by its length. Validation is strict: a damaged cache is refused (and rebuilt by the
- * caller), never half-used.
+ * Layout: `VIGILDB3`; the SHA-256 of everything after it; then four length-prefixed blocks:
+ * a JSON document with the load's metadata and the logical signatures (their content patterns
+ * stripped: those live in the body block); the compiled body database (`BodyDatabase.serialize`:
+ * atom index arrays and encoded parts, decoded lazily); the whole-file hash index and the
+ * allow-list index (`HashIndex.serialize`). The digest is checked before anything is used, so a
+ * damaged cache is refused (the caller rebuilds it), never half-used.
  */
+import { createHash } from 'node:crypto';
 import type { SignatureSet } from '../signatures/clamav/loader.js';
+import type { LdbSig } from '../signatures/clamav/types.js';
+import { BodyDatabase } from './bodydb.js';
 import type { HashIndexes } from './engine.js';
 import { HashIndex } from './hashindex.js';
 
-const MAGIC = Buffer.from('VIGILDB2', 'latin1');
+const MAGIC = Buffer.from('VIGILDB3', 'latin1');
 
-export function serializeDatabase(set: SignatureSet, indexes: HashIndexes): Buffer {
-  const header = { ndb: set.ndb, ldb: set.ldb, cdb: set.cdb, yaraFiles: set.yaraFiles, known: set.known, files: set.files, daily: set.daily };
-  const json = Buffer.from(JSON.stringify(header, (_k, v: unknown) => (v === Infinity ? -1 : typeof v === 'bigint' ? { $big: v.toString() } : v)), 'utf8');
-  const file = indexes.file.serialize();
-  const allow = indexes.allow.serialize();
-  const len = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n, 0); return b; };
-  return Buffer.concat([MAGIC, len(json.length), json, len(file.length), file, len(allow.length), allow]);
+export interface CompiledDatabase {
+  set: SignatureSet;
+  indexes: HashIndexes;
+  body: BodyDatabase;
+}
+
+/** Logical signatures without their content patterns (the body database holds those). */
+function stripLdb(ldb: readonly LdbSig[]): LdbSig[] {
+  return ldb.map((s) => ({
+    ...s,
+    subsigs: s.subsigs.map((x) => (x.k === 'content' ? { k: 'content' as const, offset: x.offset, mods: x.mods, pattern: { parts: [], gaps: [], source: x.pattern.source } } : x)),
+  }));
+}
+
+export function serializeDatabase(set: SignatureSet, indexes: HashIndexes, body: BodyDatabase): Buffer {
+  const meta = { ldb: stripLdb(set.ldb), cdb: set.cdb, yaraFiles: set.yaraFiles, known: set.known, files: set.files, daily: set.daily, ndbCount: set.ndb.length };
+  const json = Buffer.from(JSON.stringify(meta, (_k, v: unknown) => (v === Infinity ? -1 : typeof v === 'bigint' ? { $big: v.toString() } : v)), 'utf8');
+  const blocks = [json, body.serialize(), indexes.file.serialize(), indexes.allow.serialize()];
+  const parts: Uint8Array[] = [];
+  for (const b of blocks) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(b.length, 0);
+    parts.push(len, b);
+  }
+  const payload = Buffer.concat(parts);
+  const digest = createHash('sha256').update(payload).digest();
+  return Buffer.concat([MAGIC, digest, payload]);
 }
 
 /**
- * `shared`: the input lives in shared memory for the process's lifetime, so the hash indexes may
- * be views into it rather than copies.
+ * `shared`: the input lives in shared memory for the process's lifetime, so the indexes may be
+ * views into it rather than copies.
  */
-export function deserializeDatabase(buf: Uint8Array, opts: { shared?: boolean } = {}): { set: SignatureSet; indexes: HashIndexes } | undefined {
+export function deserializeDatabase(buf: Uint8Array, opts: { shared?: boolean } = {}): CompiledDatabase | undefined {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < 12 || !b.subarray(0, 8).equals(MAGIC)) return undefined;
-  let off = 8;
+  if (b.length < 40 || !b.subarray(0, 8).equals(MAGIC)) return undefined;
+  const payload = b.subarray(40);
+  if (!createHash('sha256').update(payload).digest().equals(b.subarray(8, 40))) return undefined;
+  let off = 0;
   const take = (): Buffer | undefined => {
-    if (off + 4 > b.length) return undefined;
-    const n = b.readUInt32LE(off);
+    if (off + 4 > payload.length) return undefined;
+    const n = payload.readUInt32LE(off);
     off += 4;
-    if (off + n > b.length) return undefined;
-    const out = b.subarray(off, off + n);
+    if (off + n > payload.length) return undefined;
+    const out = payload.subarray(off, off + n);
     off += n;
     return out;
   };
-  const json = take();
-  const fileBytes = take();
-  const allowBytes = take();
-  if (!json || !fileBytes || !allowBytes || off !== b.length) return undefined;
+  const json = take(), bodyBytes = take(), fileBytes = take(), allowBytes = take();
+  if (!json || !bodyBytes || !fileBytes || !allowBytes || off !== payload.length) return undefined;
+  // Unless shared, copy the binary blocks so that they do not pin the whole file buffer.
+  const own = (x: Buffer) => (opts.shared ? x : Uint8Array.from(x));
   try {
-    const h = JSON.parse(json.toString('utf8'), (k, v: unknown) => {
+    const meta = JSON.parse(json.toString('utf8'), (k, v: unknown) => {
       if (k === 'max' && v === -1) return Infinity;
       if (v && typeof v === 'object' && '$big' in (v as Record<string, unknown>)) return BigInt((v as { $big: string }).$big);
       return v;
-    }) as Omit<SignatureSet, 'hashes' | 'diagnostics' | 'ok'>;
-    // Unless shared, copy the index bytes out so the indexes do not pin the whole file buffer.
-    const file = HashIndex.deserialize(opts.shared ? fileBytes : Uint8Array.from(fileBytes));
-    const allow = HashIndex.deserialize(opts.shared ? allowBytes : Uint8Array.from(allowBytes));
-    const set: SignatureSet = { ...h, hashes: [], diagnostics: [], ok: true };
-    return { set, indexes: { file, allow } };
+    }) as Pick<SignatureSet, 'ldb' | 'cdb' | 'yaraFiles' | 'known' | 'files' | 'daily'>;
+    const body = BodyDatabase.deserialize(own(bodyBytes));
+    const file = HashIndex.deserialize(own(fileBytes));
+    const allow = HashIndex.deserialize(own(allowBytes));
+    const set: SignatureSet = { ...meta, ndb: [], hashes: [], diagnostics: [], ok: true };
+    return { set, indexes: { file, allow }, body };
   } catch {
     return undefined;
   }
