@@ -17,9 +17,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execInfo, readExecInfo, resolveExecOffset, type ExecInfo, type ExecKind, type ExecOffsetForm } from './exec.js';
 import { parsePe } from './pe.js';
 import { parseElf } from './elf.js';
@@ -559,8 +560,16 @@ function clamscanAvailable(): string | undefined {
   return undefined;
 }
 
-/** Writes the files and databases, runs clamscan once, returns the set of `file|name` it reports. */
-function runClamscan(files: DiffFile[], sigs: DiffSig[]): { found: Set<string>; other: string[] } {
+/** vigil's command line, when built (`npm test` builds first). */
+const VIGIL_BIN = [join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'vigil.js'), join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'vigil.js')]
+  .find((p) => existsSync(p) && existsSync(join(dirname(p), '..', 'dist', 'src', 'cli', 'main.js')));
+
+/**
+ * Writes the files and databases, runs clamscan once, returns the set of `file|name` it reports;
+ * and runs `vigil scan` on the same files with the same databases, which must print the same
+ * lines (`vigilLines` holds the differences).
+ */
+function runClamscan(files: DiffFile[], sigs: DiffSig[]): { found: Set<string>; other: string[]; vigilDiff: string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-exec-'));
   try {
     const dbDir = join(dir, 'db');
@@ -574,6 +583,19 @@ function runClamscan(files: DiffFile[], sigs: DiffSig[]): { found: Set<string>; 
     const r = spawnSync('clamscan', ['--no-summary', '--allmatch', '-d', dbDir, scanDir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     assert.equal(r.signal, null, `clamscan died with ${r.signal}`);
     assert.ok(r.status === 0 || r.status === 1, `clamscan exit ${r.status}: ${r.stderr}`);
+    const vigilDiff: string[] = [];
+    if (VIGIL_BIN) {
+      const v = spawnSync(process.execPath, [VIGIL_BIN, 'scan', '--no-summary', '--allmatch', '-d', dbDir, scanDir], {
+        encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, VIGIL_HOME: join(dir, 'home') },
+      });
+      assert.equal(v.status, r.status, `vigil exit ${v.status} vs clamscan ${r.status}: ${v.stderr}`);
+      const a = r.stdout.split('\n').filter(Boolean).sort();
+      const b = v.stdout.split('\n').filter(Boolean).sort();
+      const count = (xs: string[]) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
+      const ca = count(a), cb = count(b);
+      for (const [line, n] of ca) if ((cb.get(line) ?? 0) !== n) vigilDiff.push(`clamscan ${n}× vs vigil ${cb.get(line) ?? 0}×: ${line}`);
+      for (const [line, n] of cb) if (!ca.has(line)) vigilDiff.push(`vigil only ${n}×: ${line}`);
+    }
     const found = new Set<string>();
     const other: string[] = [];
     for (const line of r.stdout.split('\n')) {
@@ -584,7 +606,7 @@ function runClamscan(files: DiffFile[], sigs: DiffSig[]): { found: Set<string>; 
       if (name.startsWith('Vigil.')) found.add(`${file}|${name}`);
       else other.push(line);
     }
-    return { found, other };
+    return { found, other, vigilDiff };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -592,7 +614,7 @@ function runClamscan(files: DiffFile[], sigs: DiffSig[]): { found: Set<string>; 
 
 describe('differential test against clamscan', () => {
   const skip = clamscanAvailable();
-  test('clamscan reports exactly the EP/Sx/SEx/SL matches and EntryPoint/NumberOfSections attributes our offsets predict', { skip: skip ?? false }, (t) => {
+  test('clamscan reports exactly the EP/Sx/SEx/SL matches and EntryPoint/NumberOfSections attributes our offsets predict, and vigil scan prints the same lines', { skip: skip ?? false }, (t) => {
     const files = differentialFiles();
     // ClamAV 1.4 dereferences the section before the first when a file of the target has no
     // sections and the database has an SL+n signature for that target (it crashes). Files whose
@@ -607,7 +629,8 @@ describe('differential test against clamscan', () => {
       const sigs = group.flatMap((f) => sigsFor(Number(f.file.slice(1).split('.')[0]), f, pass === 0));
       const expected = new Set<string>();
       for (const s of sigs) for (const f of group) if (f.kind === s.kind && s.matches(f)) expected.add(`${f.file}|${s.name}`);
-      const { found, other } = runClamscan(group, sigs);
+      const { found, other, vigilDiff } = runClamscan(group, sigs);
+      problems.push(...vigilDiff.map((d) => `vigil differs from clamscan: ${d}`));
       predicted += expected.size;
       compared += sigs.length * group.length;
       const byFile = new Map(group.map((f) => [f.file, f]));
@@ -619,7 +642,7 @@ describe('differential test against clamscan', () => {
     assert.ok(files.length >= 40, `only ${files.length} files`);
     assert.ok(predicted > files.length * 3, `only ${predicted} predicted matches over ${compared} pairs`);
     const refused = files.filter((f) => !f.info).length;
-    t.diagnostic(`${files.length} files (${refused} refused by the header rules, ${passes[1]!.length} without sections); ${predicted} predicted matches over ${compared} signature×file pairs`);
+    t.diagnostic(`${files.length} files (${refused} refused by the header rules, ${passes[1]!.length} without sections); ${predicted} predicted matches over ${compared} signature×file pairs; vigil scan ${VIGIL_BIN ? 'compared line by line' : 'not built, not compared'}`);
     assert.ok(refused >= 10 && refused < files.length - 20, `${refused} of ${files.length} refused`);
   });
 });
