@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { renderDiagnostic } from '../core/diagnostics.js';
+import { ENGINE_LIMITS } from '../core/limits.js';
 import { Engine } from '../engine/engine.js';
 import { pcreProblems } from '../engine/pcre.js';
 import { CLAMAV_LOAD_ERROR } from '../signatures/clamav/hash.js';
@@ -116,6 +117,10 @@ export function engineFromSet(set: SignatureSet, indexes?: HashIndexes, body?: B
     scan(bytes: Uint8Array, opts: ScanCallOptions) {
       return engine.scan(bytes, { allmatch: opts.allmatch });
     },
+    scanPath(path: Buffer, size: number, opts: ScanCallOptions) {
+      return engine.scanFile(path, size, { allmatch: opts.allmatch });
+    },
+    streamAbove: ENGINE_LIMITS.wholeFileRead,
     // Workers get the compiled database once, in shared memory (built on first use).
     get parallel() {
       if (!shared) {

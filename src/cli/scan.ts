@@ -947,6 +947,14 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
         return { kind: 'file', path, size, skipped, bytesRead: 0 };
       }
     }
+    // Large files are streamed through the engine window by window, never read whole.
+    if (size !== undefined && loadedEngine.scanPath && loadedEngine.streamAbove !== undefined && size > loadedEngine.streamAbove) {
+      try {
+        return { kind: 'file', path, size, result: loadedEngine.scanPath(path, size, callOpts(path.toString('utf8'))), bytesRead: size };
+      } catch (e) {
+        return { kind: 'file', path, size, failure: classifyReadError(e), bytesRead: 0 };
+      }
+    }
     let bytes: Uint8Array;
     try {
       bytes = await readFile(path);

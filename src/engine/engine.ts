@@ -7,11 +7,13 @@
  * anything is reported, `--allmatch`.
  */
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { ENGINE_LIMITS } from '../core/limits.js';
 import type { SignatureSet } from '../signatures/clamav/loader.js';
 import type { HashAlgo, OffsetSpec } from '../signatures/clamav/types.js';
 import { usesBoyerMoore } from '../signatures/clamav/bodysig.js';
 import { BodyDatabase } from './bodydb.js';
-import { scanLayerCounted, type EnginePorts, type HashHit, type HashPort, type TypeInfo } from './scanner.js';
+import { scanLayerCounted, wholeSource, type Source, type EnginePorts, type HashHit, type HashPort, type TypeInfo } from './scanner.js';
 import type { Detection, ScanResult } from './result.js';
 import { detectFileType, matchTypeSignatures, scanPasses } from '../formats/filetype.js';
 import { normaliseText, scriptScanBlocks, scriptNormalisationApplies } from './textnorm.js';
@@ -59,6 +61,8 @@ export function indexesFromSet(set: SignatureSet): HashIndexes {
 export interface ScanOptions {
   allmatch?: boolean;
   layer?: string[];
+  /** `scanFile`: stream files larger than this many bytes (default `ENGINE_LIMITS.wholeFileRead`). */
+  streamAbove?: number;
 }
 
 export class Engine {
@@ -107,22 +111,58 @@ export class Engine {
 
   /** Scans one file's bytes. */
   scan(bytes: Uint8Array, opts: ScanOptions = {}): ScanResult & { scannedBlocks: number } {
-    // ClamAV does not look at files of 5 bytes or fewer at all (no hash, no pattern).
-    if (bytes.length <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
-    const scan = scanLayerCounted(this.ports, bytes, { allmatch: !!opts.allmatch, layer: opts.layer ?? [] });
-    const detections: Detection[] = scan.detections;
-    if (detections.length > 0 && this.allow.count > 0 && this.allowed(bytes)) {
-      return { verdict: 'clean', detections: [], bytesScanned: bytes.length, scannedBlocks: scan.scannedBlocks };
+    return this.scanSource(wholeSource(bytes), opts);
+  }
+
+  /**
+   * Scans a file without holding it in memory: the matcher reads it window by window (128 KiB),
+   * hashes are fed the same windows, and memory stays bounded whatever the file's size. Files up
+   * to `ENGINE_LIMITS.wholeFileRead` are read whole instead (byte compares and PCRE subsignatures
+   * need the whole layer; see docs/roadmap.md).
+   */
+  scanFile(path: string | Buffer, size: number, opts: ScanOptions = {}): ScanResult & { scannedBlocks: number } {
+    if (size <= (opts.streamAbove ?? ENGINE_LIMITS.wholeFileRead)) return this.scan(readFileSync(path), opts);
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(SCAN_WINDOW);
+      const src: Source = {
+        size,
+        read(offset: number, length: number): Uint8Array {
+          const want = Math.min(length, buf.length);
+          let got = 0;
+          while (got < want) {
+            const n = readSync(fd, buf, got, want - got, offset + got);
+            if (n === 0) break; // the file shrank while being scanned: what was read is what is scanned
+            got += n;
+          }
+          return buf.subarray(0, got);
+        },
+      };
+      return this.scanSource(src, opts);
+    } finally {
+      closeSync(fd);
     }
-    return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: bytes.length, scannedBlocks: scan.scannedBlocks };
+  }
+
+  private scanSource(src: Source, opts: ScanOptions): ScanResult & { scannedBlocks: number } {
+    // ClamAV does not look at files of 5 bytes or fewer at all (no hash, no pattern).
+    if (src.size <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [] });
+    const detections: Detection[] = scan.detections;
+    if (detections.length > 0 && this.allow.count > 0 && this.allowed(src)) {
+      return { verdict: 'clean', detections: [], bytesScanned: src.size, scannedBlocks: scan.scannedBlocks };
+    }
+    return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: src.size, scannedBlocks: scan.scannedBlocks };
   }
 
   get allowIndex(): HashIndex { return this.allow; }
 
-  private allowed(bytes: Uint8Array): boolean {
-    for (const algo of HashIndex.hashesNeeded(bytes.length, this.allow)) {
-      const digest = createHash(algo).update(bytes).digest();
-      if (this.allow.lookup(algo, digest, bytes.length).length > 0) return true;
+  private allowed(src: Source): boolean {
+    for (const algo of HashIndex.hashesNeeded(src.size, this.allow)) {
+      const h = createHash(algo);
+      if (src.whole) h.update(src.whole);
+      else for (let off = 0; off < src.size; off += SCAN_WINDOW) h.update(src.read(off, Math.min(SCAN_WINDOW, src.size - off)));
+      if (this.allow.lookup(algo, h.digest(), src.size).length > 0) return true;
     }
     return false;
   }

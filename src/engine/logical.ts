@@ -70,7 +70,7 @@ export class LogicalSignatures implements LogicalPort {
 
   evaluate(ctx: LogicalContext): readonly Detection[] {
     const out: Detection[] = [];
-    const size = ctx.bytes.length;
+    const size = ctx.size;
     const resolver = (spec: OffsetSpec) => {
       if (spec.kind === 'ep' || spec.kind === 'section' || spec.kind === 'sectionEntire' || spec.kind === 'lastSection') {
         return ctx.exec ? resolveExecOffset(ctx.exec, spec) : undefined;

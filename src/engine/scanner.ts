@@ -43,7 +43,9 @@ export interface LogicalPort {
 }
 
 export interface LogicalContext {
+  /** The layer's bytes when held whole (empty for a streamed layer); `size` is always its length. */
   bytes: Uint8Array;
+  size: number;
   targets: ReadonlySet<number>;
   fileType: string;
   exec: ExecInfo | undefined;
@@ -80,6 +82,20 @@ export interface EnginePorts {
   normalise?(bytes: Uint8Array): { blocks: { bytes: Uint8Array; offset: number }[] } | { layer: Uint8Array };
 }
 
+/**
+ * The bytes of a layer: all of them (`whole`), or random access for a large file streamed in
+ * windows (`read` may reuse its buffer between calls, so callers copy what they keep).
+ */
+export interface Source {
+  size: number;
+  whole?: Uint8Array;
+  read(offset: number, length: number): Uint8Array;
+}
+
+export function wholeSource(bytes: Uint8Array): Source {
+  return { size: bytes.length, whole: bytes, read: (o, n) => bytes.subarray(o, o + n) };
+}
+
 export interface LayerOptions {
   allmatch: boolean;
   /** Path of this layer inside containers ([] for the file itself). */
@@ -101,11 +117,17 @@ export interface LayerScan {
 
 /** Scans one layer; returns its detections (all of them with allmatch, else at most one). */
 export function scanLayer(engine: EnginePorts, bytes: Uint8Array, opts: LayerOptions): Detection[] {
-  return scanLayerCounted(engine, bytes, opts).detections;
+  return scanLayerCounted(engine, wholeSource(bytes), opts).detections;
 }
 
-export function scanLayerCounted(engine: EnginePorts, bytes: Uint8Array, opts: LayerOptions): LayerScan {
-  const info = engine.typeOf(bytes);
+/** How much of a streamed layer is read up front for typing and executable headers. */
+const STREAM_HEAD = 4 * 1024 * 1024;
+
+export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOptions): LayerScan {
+  // A streamed layer is typed, and its executable headers read, from its first 4 MiB.
+  const head = src.whole ?? Uint8Array.from(src.read(0, Math.min(src.size, STREAM_HEAD)));
+  const bytes = head;
+  const info = engine.typeOf(head);
   const out: Detection[] = [];
   const counter = { blocks: 0 };
   const first = () => !opts.allmatch && out.length > 0;
@@ -125,11 +147,12 @@ export function scanLayerCounted(engine: EnginePorts, bytes: Uint8Array, opts: L
 
   for (const pass of info.passes) {
     if (pass.input === 'normalised-text') {
-      if (!engine.normalise) continue;
-      const norm = engine.normalise(bytes);
+      // Text larger than MaxScriptNormalize (20 MiB) is never normalised, so a streamed layer never gets here.
+      if (!engine.normalise || !src.whole) continue;
+      const norm = engine.normalise(src.whole);
       if ('layer' in norm) {
         // Normalised text scanned like a file of type TEXT_ASCII: targets 7 and 0, hashes, logical.
-        const found = rawPass(engine, norm.layer, [7, 0], 'CL_TYPE_TEXT_ASCII', undefined, false, opts, counter);
+        const found = rawPass(engine, wholeSource(norm.layer), [7, 0], 'CL_TYPE_TEXT_ASCII', undefined, false, opts, counter);
         if (found.length > 0 && engine.allow && allowed(engine.allow, norm.layer)) continue;
         out.push(...found);
       } else {
@@ -141,7 +164,7 @@ export function scanLayerCounted(engine: EnginePorts, bytes: Uint8Array, opts: L
     // Raw passes. The HTML normaliser's outputs are approximated by the raw bytes for now.
     const typeTarget = pass.targets[0] !== 0 ? pass.targets[0] : undefined;
     const useExec = typeTarget !== undefined && typeTarget === execTarget;
-    out.push(...rawPass(engine, bytes, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter));
+    out.push(...rawPass(engine, src, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter));
     if (first()) return result();
   }
   return result();
@@ -149,30 +172,36 @@ export function scanLayerCounted(engine: EnginePorts, bytes: Uint8Array, opts: L
 
 /** A raw pass: windowed body matching, then hashes, then logical signatures. */
 function rawPass(
-  engine: EnginePorts, bytes: Uint8Array, targetList: number[], fileType: string,
+  engine: EnginePorts, src: Source, targetList: number[], fileType: string,
   exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, counter: { blocks: number },
 ): Detection[] {
   const targets = new Set(targetList);
   const typeTarget = targetList[0] !== 0 ? targetList[0] : undefined;
   const out: Detection[] = [];
   const first = () => !opts.allmatch && out.length > 0;
-  const body = windowedBody(engine.body, bytes, targets, typeTarget, exec, execFailed, opts);
+  // Hashes are fed the same windows as the matcher (each byte once), as ClamAV does.
+  const algos = engine.hashes ? engine.hashes.algorithmsFor(src.size) : [];
+  const hashers = src.whole ? [] : algos.map((a) => createHash(a));
+  const body = windowedBody(engine.body, src, targets, typeTarget, exec, execFailed, opts, hashers.length > 0 ? (chunk) => { for (const h of hashers) h.update(chunk); } : undefined);
   out.push(...body.detections);
   // ClamAV counts each window as it reads it and stops at the first detection's window.
   const upTo = first() ? body.firstWindow + 1 : body.windowBlocks.length;
   for (let w = 0; w < upTo; w++) counter.blocks += body.windowBlocks[w]!;
   if (first()) return out.slice(0, 1);
   if (engine.hashes) {
-    for (const algo of engine.hashes.algorithmsFor(bytes.length)) {
-      const digest = createHash(algo).update(bytes).digest();
-      for (const h of engine.hashes.lookup(algo, digest, bytes.length)) {
+    for (let i = 0; i < algos.length; i++) {
+      const algo = algos[i]!;
+      const digest = src.whole ? createHash(algo).update(src.whole).digest() : hashers[i]!.digest();
+      for (const h of engine.hashes.lookup(algo, digest, src.size)) {
         out.push({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer });
         if (first()) return out;
       }
     }
   }
   if (engine.logical) {
-    for (const d of engine.logical.evaluate({ bytes, targets, fileType, exec, subsigMatches: body.subsigMatches, layer: opts.layer })) {
+    // A streamed layer has no whole buffer: byte compares and PCRE subsignatures see nothing.
+    const bytes = src.whole ?? new Uint8Array(0);
+    for (const d of engine.logical.evaluate({ bytes, size: src.size, targets, fileType, exec, subsigMatches: body.subsigMatches, layer: opts.layer })) {
       out.push(d);
       if (first()) return out;
     }
@@ -203,7 +232,7 @@ function blockPass(engine: EnginePorts, blocks: { bytes: Uint8Array; offset: num
   if (!opts.allmatch && out.length > 0) return out.slice(0, 1);
   if (engine.logical && blocks.length > 0) {
     const joined = Buffer.concat(blocks.map((b) => b.bytes));
-    out.push(...engine.logical.evaluate({ bytes: joined, targets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches, layer: opts.layer }));
+    out.push(...engine.logical.evaluate({ bytes: joined, size: joined.length, targets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches, layer: opts.layer }));
   }
   return out;
 }
@@ -231,9 +260,12 @@ function resolveOffset(off: OffsetSpec, size: number, exec: ExecInfo | undefined
   }
 }
 
+/** An occurrence of a signature's final part, with its window and the matched bytes (hex, ≤ 256 bytes). */
+interface Final { m: PartMatch; window: number; hex: string }
+
 interface Collector {
   /** Per signature, the matches of each non-final part (deduplicated) and every final-part occurrence. */
-  parts: Map<number, { earlier: PartMatch[][]; finals: { m: PartMatch; window: number; data: Uint8Array; base: number }[] }>;
+  parts: Map<number, { earlier: PartMatch[][]; finals: Final[] }>;
   subsig: Map<string, number[]>;
   size: number;
   exec: ExecInfo | undefined;
@@ -256,7 +288,10 @@ function collect(
     const sig = body.sigs[p.sig]!;
     let entry = c.parts.get(p.sig);
     if (!entry) c.parts.set(p.sig, (entry = { earlier: sig.parts.map(() => []), finals: [] }));
-    if (p.partNo === sig.parts.length - 1) entry.finals.push({ m, window, data, base });
+    if (p.partNo === sig.parts.length - 1) {
+      const local = m.start - base;
+      entry.finals.push({ m, window, hex: sig.owner ? '' : toHex(data.subarray(Math.max(0, local), Math.min(m.end - base, local + 256))) });
+    }
     else {
       const list = entry.earlier[p.partNo]!;
       if (!list.some((x) => x.start === m.start && x.end === m.end)) list.push(m);
@@ -289,12 +324,11 @@ function finishWithWindows(body: BodyDatabase, c: Collector, opts: LayerOptions)
     }
     const root = sig.target !== 0 && sig.target === c.typeTarget ? 0 : 1;
     for (const h of hits) {
-      const localStart = h.start - h.base;
-      const localEnd = h.m.end - h.base;
       cands.push({
         d: {
+          // `matched`: the bytes of the (last) part; `offset`: where the whole match starts.
           name: sig.name, kind: 'body', db: sig.origin.db, line: sig.origin.line, layer: opts.layer,
-          offset: h.start, matched: toHex(h.data.subarray(Math.max(0, localStart), Math.min(localEnd, localStart + 256))),
+          offset: h.start, matched: h.hex,
         },
         // ClamAV: per window, the type's signatures before generic ones, Boyer-Moore (by start)
         // before Aho-Corasick (by where its trie prefix ends), then part number and load order.
@@ -309,25 +343,27 @@ function finishWithWindows(body: BodyDatabase, c: Collector, opts: LayerOptions)
   return { detections: cands.map((x) => x.d), firstWindow: cands[0]?.key[0] ?? -1 };
 }
 
-/** Windowed raw body pass over a layer (ClamAV `cli_scan_fmap`'s loop). */
+/** Windowed raw body pass over a layer (ClamAV `cli_scan_fmap`'s loop); `feed` gets each byte once. */
 function windowedBody(
-  body: BodyDatabase, bytes: Uint8Array, targets: ReadonlySet<number>, typeTarget: number | undefined,
-  exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions,
+  body: BodyDatabase, src: Source, targets: ReadonlySet<number>, typeTarget: number | undefined,
+  exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, feed?: (chunk: Uint8Array) => void,
 ): { detections: Detection[]; subsigMatches: Map<string, number[]>; windowBlocks: number[]; firstWindow: number } {
   const c = newCollector();
   const windowBlocks: number[] = [];
-  c.size = bytes.length;
+  c.size = src.size;
   const overlap = Math.max(32, body.maxPatLen(targets));
   let offset = 0;
   let window = 0;
-  while (offset < bytes.length) {
-    const n = Math.min(bytes.length - offset, SCAN_WINDOW);
-    const data = bytes.subarray(offset, offset + n);
+  let fed = 0;
+  while (offset < src.size) {
+    const n = Math.min(src.size - offset, SCAN_WINDOW);
+    const data = src.read(offset, n);
+    if (feed && offset + n > fed) { feed(data.subarray(fed - offset)); fed = offset + n; }
     // The window's end counts as end of data for right-edge classes, as in ClamAV.
     const subject = { data, base: offset, layerLength: offset + n };
     const matches: PartMatch[] = [];
     body.scan(subject, 0, n, targets, matches);
-    collect(body, matches, c, window, bytes, 0, typeTarget, exec, execFailed, false, opts);
+    collect(body, matches, c, window, data, offset, typeTarget, exec, execFailed, false, opts);
     windowBlocks.push(Math.floor(n / COUNT_PRECISION));
     if (n < SCAN_WINDOW) break;
     offset += n - overlap;
@@ -347,9 +383,9 @@ function inRange(start: number, range: 'any' | { min: number; max: number }): bo
  * that completes a chain is a match (so one found in two windows counts twice, as in ClamAV).
  */
 function chainFinals(
-  sig: BodySig, entry: { earlier: PartMatch[][]; finals: { m: PartMatch; window: number; data: Uint8Array; base: number }[] },
+  sig: BodySig, entry: { earlier: PartMatch[][]; finals: Final[] },
   range: 'any' | { min: number; max: number },
-): { m: PartMatch; window: number; data: Uint8Array; base: number; start: number }[] {
+): (Final & { start: number })[] {
   // reach: for each feasible end of the previous part, the earliest start of part 0 leading to it.
   let reach = new Map<number, number>();
   for (const m of entry.earlier[0]!) {
@@ -375,7 +411,7 @@ function chainFinals(
   const last = sig.parts.length - 1;
   for (let k = 1; k < last && reach.size > 0; k++) reach = step(entry.earlier[k]!, k - 1);
   if (reach.size === 0) return [];
-  const out: { m: PartMatch; window: number; data: Uint8Array; base: number; start: number }[] = [];
+  const out: (Final & { start: number })[] = [];
   const gap = sig.gaps[last - 1]!;
   const ends = [...reach.entries()].sort((a, b) => a[0] - b[0]);
   for (const f of entry.finals) {

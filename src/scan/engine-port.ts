@@ -71,6 +71,12 @@ export interface LoadedEngine {
   engineVersion: string;
   /** Scans one buffer. May throw on an internal failure; the shell reports `<path>: <message> ERROR`. */
   scan(bytes: Uint8Array, opts: ScanCallOptions): EngineScanResult;
+  /**
+   * Scans a large file by path without reading it whole (bounded memory). The shell uses it for
+   * files above `streamAbove` bytes; absent means every file is read whole.
+   */
+  scanPath?(path: Buffer, size: number, opts: ScanCallOptions): EngineScanResult;
+  streamAbove?: number;
   /** Present when the engine can be rebuilt in worker threads (`-j N`); absent means scan in-thread. */
   parallel?: ParallelSpec;
 }
