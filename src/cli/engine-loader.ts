@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { renderDiagnostic } from '../core/diagnostics.js';
-import { ENGINE_LIMITS } from '../core/limits.js';
 import { Engine } from '../engine/engine.js';
 import { pcreProblems } from '../engine/pcre.js';
 import { CLAMAV_LOAD_ERROR } from '../signatures/clamav/hash.js';
@@ -120,7 +119,7 @@ export function engineFromSet(set: SignatureSet, indexes?: HashIndexes, body?: B
     scanPath(path: Buffer, size: number, opts: ScanCallOptions) {
       return engine.scanFile(path, size, { allmatch: opts.allmatch });
     },
-    streamAbove: ENGINE_LIMITS.wholeFileRead,
+    streamAbove: engine.streamAbove,
     // Workers get the compiled database once, in shared memory (built on first use).
     get parallel() {
       if (!shared) {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { ENGINE_LIMITS } from '../core/limits.js';
+import { DEFAULT_LIMITS, ENGINE_LIMITS } from '../core/limits.js';
 import type { SignatureSet } from '../signatures/clamav/loader.js';
 import type { HashAlgo, OffsetSpec } from '../signatures/clamav/types.js';
 import { usesBoyerMoore } from '../signatures/clamav/bodysig.js';
@@ -121,7 +121,7 @@ export class Engine {
    * need the whole layer; see docs/roadmap.md).
    */
   scanFile(path: string | Buffer, size: number, opts: ScanOptions = {}): ScanResult & { scannedBlocks: number } {
-    if (size <= (opts.streamAbove ?? ENGINE_LIMITS.wholeFileRead)) return this.scan(readFileSync(path), opts);
+    if (size <= (opts.streamAbove ?? this.streamAbove)) return this.scan(readFileSync(path), opts);
     const fd = openSync(path, 'r');
     try {
       const buf = Buffer.alloc(SCAN_WINDOW);
@@ -156,6 +156,16 @@ export class Engine {
   }
 
   get allowIndex(): HashIndex { return this.allow; }
+
+  /**
+   * Above which size `scanFile` streams. Byte compares and PCRE subsignatures need the whole
+   * layer, so with such signatures loaded files are read whole up to PCREMaxFileSize (100 MiB,
+   * ClamAV's own bound for PCRE), and streamed above it.
+   */
+  get streamAbove(): number {
+    const needsWhole = this.set.ldb.some((l) => l.subsigs.some((x) => x.k === 'pcre' || x.k === 'bytecmp'));
+    return needsWhole ? Math.max(ENGINE_LIMITS.wholeFileRead, DEFAULT_LIMITS.pcreMaxFileSize) : ENGINE_LIMITS.wholeFileRead;
+  }
 
   private allowed(src: Source): boolean {
     for (const algo of HashIndex.hashesNeeded(src.size, this.allow)) {
