@@ -16,23 +16,13 @@ import { join } from 'node:path';
 import { HashIndex, HashIndexBuilder, HashIndexFormatError, DIGEST_BYTES, HASH_ALGOS } from './hashindex.js';
 import { parseHashDb } from '../signatures/clamav/hash.js';
 import type { HashAlgo } from '../signatures/clamav/types.js';
+import { mulberry32 as prng } from '../../test/helpers/prng.js';
 
 function digest(algo: HashAlgo, text: string): Uint8Array {
   return createHash(algo).update(text).digest();
 }
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-/** A small deterministic generator (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function small(): HashIndex {
   const b = new HashIndexBuilder();

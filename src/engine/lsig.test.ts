@@ -14,6 +14,7 @@ import { evalByteCompare, evalLogical, byteCompareAt, parseLogicalExpr } from '.
 import { parseByteCompare, parseLdb } from '../signatures/clamav/ldb.js';
 import type { LdbByteCmpSubsig } from '../signatures/clamav/ldb-types.js';
 import type { LogicalExpr } from '../signatures/clamav/types.js';
+import { mulberry32 as rng } from '../../test/helpers/prng.js';
 
 const HAVE_CLAMSCAN = spawnSync('clamscan', ['--version'], { encoding: 'utf8' }).status === 0;
 const NO_CLAMSCAN = HAVE_CLAMSCAN ? false : 'clamscan is not installed; differential test skipped';
@@ -196,16 +197,6 @@ describe('evalByteCompare', () => {
 
 // ───────────────────────────── differential tests ─────────────────────────────
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every start offset of `needle` in `hay`. */
 function occurrences(hay: Buffer, needle: Buffer): number[] {

@@ -13,6 +13,7 @@ import { compilePcre, evalPcre, pcreProblems } from './pcre.js';
 import { evalLogical } from './lsig.js';
 import { parseLdb } from '../signatures/clamav/ldb.js';
 import type { OffsetSpec, Subsig } from '../signatures/clamav/types.js';
+import { mulberry32 as rng } from '../../test/helpers/prng.js';
 
 const HAVE_CLAMSCAN = spawnSync('clamscan', ['--version'], { encoding: 'utf8' }).status === 0;
 const NO_CLAMSCAN = HAVE_CLAMSCAN ? false : 'clamscan is not installed; differential test skipped';
@@ -190,16 +191,6 @@ describe('evalPcre', () => {
 
 // ───────────────────────────── differential tests ─────────────────────────────
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYNTAX_CASES = [
   // valid

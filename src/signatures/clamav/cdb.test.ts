@@ -16,6 +16,7 @@ import { clamavLoadError } from './hash.js';
 import { parseIgn } from './ign.js';
 import { CDB_LOAD_ERROR, compileCdbRegex, matchCdb, matchCdbAll, parseCdb, type CdbMeta } from './cdb.js';
 import type { CdbSig } from './types.js';
+import { mulberry32 as prng } from '../../../test/helpers/prng.js';
 
 const cdb = (text: string, official = false) => {
   const r = parseCdb(Buffer.from(text, 'latin1'), { file: 't.cdb', official });
@@ -227,16 +228,6 @@ test('CL_TYPES is ClamAV\'s ftmap, and CL_TYPE_CODE gives the enum values', () =
 const CLAMSCAN = spawnSync('clamscan', ['--version'], { encoding: 'utf8' });
 const SKIP = CLAMSCAN.status === 0 && /ClamAV 1\.4\./.test(CLAMSCAN.stdout) ? false : 'clamscan 1.4 is not installed: differential test skipped';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function runClamscan(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve, reject) => {

@@ -22,6 +22,7 @@ import {
   type HashDbKind,
 } from './hash.js';
 import { IgnoreSet, parseIgn } from './ign.js';
+import { mulberry32 as prng } from '../../../test/helpers/prng.js';
 
 const MD5 = 'b1946ac92492d2347c6235b4d2611184'; // md5("hello\n"), 6 bytes
 const SHA1 = 'f572d396fae9206628714fb2ce00f72e94f2258f';
@@ -210,16 +211,6 @@ const CLAMSCAN = spawnSync('clamscan', ['--version'], { encoding: 'utf8' });
 const HAVE_CLAMSCAN = CLAMSCAN.status === 0 && /ClamAV 1\.4\./.test(CLAMSCAN.stdout);
 const SKIP = HAVE_CLAMSCAN ? false : 'clamscan 1.4 is not installed: differential test skipped';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Sample { path: string; size: number; digests: Record<HashAlgo, Buffer> }
 

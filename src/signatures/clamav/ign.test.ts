@@ -16,6 +16,7 @@ import { hasErrors } from '../../core/diagnostics.js';
 import { collectHashSigs } from './hash.js';
 import type { HashAlgo } from './types.js';
 import { IgnoreSet, normalizeSigName, parseIgn } from './ign.js';
+import { mulberry32 as prng } from '../../../test/helpers/prng.js';
 
 const md5 = (s: string): string => createHash('md5').update(Buffer.from(s, 'latin1')).digest('hex');
 const ign = (text: string, into?: IgnoreSet) => {
@@ -149,16 +150,6 @@ const ALGOS: readonly HashAlgo[] = ['md5', 'sha1', 'sha256'];
 const CLAMSCAN = spawnSync('clamscan', ['--version'], { encoding: 'utf8' });
 const SKIP = CLAMSCAN.status === 0 && /ClamAV 1\.4\./.test(CLAMSCAN.stdout) ? false : 'clamscan 1.4 is not installed: differential test skipped';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

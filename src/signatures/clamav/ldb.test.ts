@@ -16,6 +16,7 @@ import { applyModifiers, fullwordHexText, parseByteCompare, parseLdb, widenHexTe
 import type { LdbContentSubsig } from './ldb-types.js';
 import { parseBodyPattern } from './bodysig.js';
 import type { Diagnostic } from '../../core/diagnostics.js';
+import { mulberry32 as rng } from '../../../test/helpers/prng.js';
 
 const BODY = parseBodyPattern('4142', { file: '', line: 0, column: 1 }).pattern !== undefined;
 const NO_BODY = BODY ? false : 'needs the body-signature parser (bodysig.ts is a stub)';
@@ -332,16 +333,6 @@ describe('parseLdb: subsignatures', () => {
 
 // ───────────────────────────── differential test ─────────────────────────────
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Seeded lines for every rule: each a database file of its own. */
 function generateCases(r: () => number): { rule: string; text: string }[] {
