@@ -68,8 +68,10 @@ export function deserializeDatabase(buf: Uint8Array, opts: { shared?: boolean } 
   };
   const json = take(), bodyBytes = take(), fileBytes = take(), allowBytes = take();
   if (!json || !bodyBytes || !fileBytes || !allowBytes || off !== payload.length) return undefined;
-  // Unless shared, copy the binary blocks so that they do not pin the whole file buffer.
-  const own = (x: Buffer) => (opts.shared ? x : Uint8Array.from(x));
+  // The binary blocks are used in place (views into `buf`, which the caller keeps alive), so a
+  // large database is neither parsed nor copied. `shared` says the buffer is shared memory.
+  void opts.shared;
+  const own = (x: Buffer) => x;
   try {
     const meta = JSON.parse(json.toString('utf8'), (k, v: unknown) => {
       if (k === 'max' && v === -1) return Infinity;
