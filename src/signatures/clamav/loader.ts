@@ -12,7 +12,7 @@
  * extension is not a database extension are ignored in directories; named explicitly, an unknown
  * extension is skipped with a warning, as ClamAV does.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { parseNdb } from './ndb.js';
@@ -20,7 +20,7 @@ import { parseLdb, type PcreProblem } from './ldb.js';
 import { parseHashDb, type HashSink } from './hash.js';
 import { parseIgn, IgnoreSet } from './ign.js';
 import { parseCdb } from './cdb.js';
-import { loadContainer } from './cvd.js';
+import { loadContainer, parseCvdHeader } from './cvd.js';
 import { reportedName } from './lines.js';
 import type { CdbSig, HashAlgo, LdbSig, NdbSig } from './types.js';
 
@@ -108,8 +108,28 @@ export function loadSignatures(opts: LoadOptions): SignatureSet {
         continue;
       }
       const entries = names.filter(isDbFile).map((n, i) => ({ n, i, p: priority(n) }));
-      // daily: only the newer of daily.cld and daily.cvd (the .cld wins a tie).
       entries.sort((a, b) => a.p - b.p || a.i - b.i);
+      // Of X.cvd and X.cld only the newer loads (the .cld wins a tie), as ClamAV does; a warning
+      // says which was dropped.
+      for (const cld of entries.filter((e) => endsWithCI(e.n, '.cld'))) {
+        const stem = cld.n.slice(0, -4);
+        const cvd = entries.find((e) => e.n.toLowerCase() === `${stem}.cvd`.toLowerCase());
+        if (!cvd) continue;
+        const version = (n: string) => {
+          try {
+            const fd = openSync(join(path, n), 'r');
+            try {
+              const head = Buffer.alloc(512);
+              readSync(fd, head, 0, 512, 0);
+              return parseCvdHeader(head, n).header?.version ?? -1;
+            } finally { closeSync(fd); }
+          } catch { return -1; }
+        };
+        const drop = version(cld.n) >= version(cvd.n) ? cvd : cld;
+        const keep = drop === cvd ? cld : cvd;
+        set.diagnostics.push({ code: 'clamav.db.duplicate', severity: 'warning', message: `detected duplicate databases ${join(path, keep.n)} and ${join(path, drop.n)}; ${drop.n} is older and was not loaded`, location: { file: join(path, drop.n), line: 0, column: 0 } });
+        entries.splice(entries.indexOf(drop), 1);
+      }
       if (opts.officialOnly) {
         for (let k = entries.length - 1; k >= 0; k--) {
           const e = entries[k]!;

@@ -1,0 +1,46 @@
+/**
+ * Diagnostics → text shaped like yara's stderr.
+ *
+ * In: the diagnostics of `parseYara` (and later stages), optionally the parsed file so that each
+ * diagnostic can name the rule it falls in. Out: one line per diagnostic, as the `yara` command
+ * prints them: `file(line): error: message` outside any rule, and `error: rule "name" in
+ * file(line): message` inside one (the same for warnings). Codes and columns are left out on
+ * purpose: the point of this format is to be compared line for line with yara's own output; the
+ * rustc-style renderer in core/diagnostics.ts shows them for vigil's own commands.
+ */
+
+import type { Diagnostic } from '../../core/diagnostics.js';
+import type { RuleFile } from './ast.js';
+
+/** One diagnostic in yara's format; `ruleName` when the diagnostic lies inside a rule. */
+export function renderYaraDiagnostic(d: Diagnostic, ruleName?: string): string {
+  const loc = d.location;
+  const where = loc ? `${loc.file}(${loc.line})` : '';
+  const sev = d.severity === 'note' ? 'warning' : d.severity;
+  if (ruleName !== undefined) return `${sev}: rule "${ruleName}" in ${where}: ${d.message}`;
+  return where ? `${where}: ${sev}: ${d.message}` : `${sev}: ${d.message}`;
+}
+
+/**
+ * Every diagnostic, one per line, each attributed to the rule whose lines contain it.
+ * `source` is the text that was parsed (rule spans are byte offsets, diagnostics carry lines).
+ */
+export function renderYaraDiagnostics(diagnostics: readonly Diagnostic[], source?: string, ast?: RuleFile): string {
+  const ruleLines: { first: number; last: number; name: string }[] = [];
+  if (source !== undefined && ast) {
+    const bytes = new TextEncoder().encode(source);
+    const lineOf = (offset: number): number => {
+      let line = 1;
+      for (let k = 0; k < offset && k < bytes.length; k++) if (bytes[k] === 0x0a) line++;
+      return line;
+    };
+    for (const r of ast.rules) ruleLines.push({ first: lineOf(r.span.start), last: lineOf(r.span.end), name: r.name.name });
+  }
+  return diagnostics
+    .map((d) => {
+      const line = d.location?.line ?? 0;
+      const rule = ruleLines.find((r) => line >= r.first && line <= r.last);
+      return renderYaraDiagnostic(d, rule?.name) + '\n';
+    })
+    .join('');
+}
