@@ -21,7 +21,7 @@ function fixture() {
     'Text:7:*:6c6f7765722063617365',
     '',
   ].join('\n'));
-  writeFileSync(join(dir, 'b.ldb'), 'Logic;Engine:81-255,Target:0;0&1;7a7a7a7a::i;79797979\n');
+  writeFileSync(join(dir, 'b.ldb'), 'Logic;Engine:81-255,Target:0;0&1;7a7a7a7a::i;79797979\nBC.BinBE;Engine:101-255,Target:0;0&1;4d5a;0(>>2#ib2#=4660)\n');
   writeFileSync(join(dir, 'c.hdb'), '5d41402abc4b2a76b9719d911017c592:5:Tiny\n6f5902ac237024bdd0c176cb93063dc4:12:Hello\n');
   return dir;
 }

@@ -73,11 +73,15 @@ export function deserializeDatabase(buf: Uint8Array, opts: { shared?: boolean } 
   void opts.shared;
   const own = (x: Buffer) => x;
   try {
-    const meta = JSON.parse(json.toString('utf8'), (k, v: unknown) => {
-      if (k === 'max' && v === -1) return Infinity;
-      if (v && typeof v === 'object' && '$big' in (v as Record<string, unknown>)) return BigInt((v as { $big: string }).$big);
-      return v;
-    }) as Pick<SignatureSet, 'ldb' | 'cdb' | 'yaraFiles' | 'known' | 'files' | 'daily'>;
+    // No reviver (it would run on every key): the only values JSON cannot carry are the bigints
+    // of byte-compare comparisons, restored here (patterns, with their Infinity gaps, are not in it).
+    const meta = JSON.parse(json.toString('utf8')) as Pick<SignatureSet, 'ldb' | 'cdb' | 'yaraFiles' | 'known' | 'files' | 'daily'>;
+    for (const sig of meta.ldb) {
+      for (const sub of sig.subsigs) {
+        if (sub.k !== 'bytecmp') continue;
+        for (const c of sub.cmps) c.value = BigInt((c.value as unknown as { $big: string }).$big);
+      }
+    }
     const body = BodyDatabase.deserialize(own(bodyBytes));
     const file = HashIndex.deserialize(own(fileBytes));
     const allow = HashIndex.deserialize(own(allowBytes));

@@ -8,9 +8,9 @@
  * `end` exclusive), so diagnostics from later stages (checker, compiler) can point at the text
  * without the parser's tokens. Text values are kept as bytes, because YARA strings are byte
  * strings: `"é"` is two bytes, `"\xff"` one. Integers are `bigint` (YARA integers are int64 and
- * must not lose precision above 2^53). The tree is syntax only: no name resolution, no types; a
- * node that failed to parse is replaced by an `error` expression so the rest of the file still
- * yields a tree.
+ * must not lose precision above 2^53). The tree is syntax only: no name resolution, no types. A
+ * rule with a syntax error is still in the tree with what could be read of it: its header, the
+ * sections before and after the error, and `condition: null` when the condition itself failed.
  */
 
 export interface Span {
@@ -226,6 +226,4 @@ export type Expr =
   | { kind: 'matches'; span: Span; left: Expr; regex: RegexLiteral }
   | { kind: 'of'; span: Span; quantifier: Quantifier; set: StringSet | RuleSet; at?: Expr; range?: RangeExpr }
   | { kind: 'forOf'; span: Span; quantifier: Quantifier; set: StringSet; body: Expr }
-  | { kind: 'forIn'; span: Span; quantifier: Quantifier; vars: Ident[]; iterable: Iterable; body: Expr }
-  /** Stands in for an expression that failed to parse; a diagnostic was reported for it. */
-  | { kind: 'error'; span: Span };
+  | { kind: 'forIn'; span: Span; quantifier: Quantifier; vars: Ident[]; iterable: Iterable; body: Expr };

@@ -108,8 +108,6 @@ export function expr(e: Expr): string {
       return `(for ${quant(e.quantifier)} of ${set(e.set)} : ${expr(e.body)})`;
     case 'forIn':
       return `(for ${quant(e.quantifier)} ${e.vars.map((v) => v.name).join(',')} in ${iter(e.iterable)} : ${expr(e.body)})`;
-    case 'error':
-      return '<error>';
   }
 }
 

@@ -9,7 +9,8 @@
  * where it is implemented, and error recovery is explicit. On a syntax error the parser reports
  * it, then skips to the next section keyword (`strings:`, `condition:`) of the same rule, or to the
  * next `rule` / `import` / `include` at top level, so a file with several broken rules reports an
- * error for each. A rule with an error is still returned (with `error` nodes) so tools can show it.
+ * error for each. A rule with an error is still returned, holding what could be read of it (its
+ * condition is null when the condition failed), so tools can show it.
  *
  * YARA's grammar splits expressions into two classes, and this parser tracks the split:
  * *primary* expressions (numbers, strings, identifiers, arithmetic) and *boolean* ones (`true`,
@@ -365,67 +366,99 @@ class Parser {
   private parseMeta(out: MetaEntry[]): void {
     this.expectKw('meta');
     this.expectPunct(':');
-    if (this.peek().kind !== 'ident' && !this.isKeywordUsableAsMetaKey()) this.fail('identifier');
-    while (this.peek().kind === 'ident' || this.isKeywordUsableAsMetaKey()) {
-      const key = this.next();
-      this.expectPunct('=');
-      const v = this.peek();
-      let value: MetaEntry['value'];
-      if (v.kind === 'text') {
-        this.next();
-        value = { kind: 'string', value: v.bytes ?? new Uint8Array() };
-      } else if (v.kind === 'int' && v.int !== undefined) {
-        this.next();
-        value = { kind: 'int', value: v.int };
-      } else if (this.isPunct('-') && this.peek(1).kind === 'int' && this.peek(1).int !== undefined) {
-        this.next();
-        value = { kind: 'int', value: -(this.next().int as bigint) };
-      } else if (this.isKw('true') || this.isKw('false')) {
-        this.next();
-        value = { kind: 'bool', value: v.text === 'true' };
-      } else this.fail();
-      out.push({ span: span(key.span.start, this.prevEnd()), key: { name: key.text, span: key.span }, value });
+    if (this.peek().kind !== 'ident') this.fail('identifier');
+    let failed = false;
+    while (this.peek().kind === 'ident') {
+      try {
+        this.parseMetaEntry(out);
+      } catch (e) {
+        if (!(e instanceof SyntaxFailure)) throw e;
+        failed = true;
+        // Skip to the next `key =`, the next section, or the next top-level item.
+        this.pos++;
+        while (this.peek().kind !== 'eof' && !this.atTopLevelStart()) {
+          if (this.peek().kind === 'ident' && this.isPunct('=', 1)) break;
+          if ((this.isKw('strings') || this.isKw('condition')) && this.isPunct(':', 1)) break;
+          this.pos++;
+        }
+      }
     }
+    if (failed) throw new SyntaxFailure();
   }
 
-  /** Meta keys are identifiers; the section keywords end the section instead. */
-  private isKeywordUsableAsMetaKey(): boolean {
-    return false;
+  // meta_entry := IDENT '=' ( TEXT | ['-'] INT | 'true' | 'false' )
+  private parseMetaEntry(out: MetaEntry[]): void {
+    const key = this.next();
+    this.expectPunct('=');
+    const v = this.peek();
+    let value: MetaEntry['value'];
+    if (v.kind === 'text') {
+      this.next();
+      value = { kind: 'string', value: v.bytes ?? new Uint8Array() };
+    } else if (v.kind === 'int' && v.int !== undefined) {
+      this.next();
+      value = { kind: 'int', value: v.int };
+    } else if (this.isPunct('-') && this.peek(1).kind === 'int' && this.peek(1).int !== undefined) {
+      this.next();
+      value = { kind: 'int', value: -(this.next().int as bigint) };
+    } else if (this.isKw('true') || this.isKw('false')) {
+      this.next();
+      value = { kind: 'bool', value: v.text === 'true' };
+    } else this.fail();
+    out.push({ span: span(key.span.start, this.prevEnd()), key: { name: key.text, span: key.span }, value });
   }
 
   // strings := 'strings' ':' string_def+
-  // string_def := STRING_ID '=' ( TEXT text_mod* | HEX hex_mod* | REGEX regex_mod* )
   private parseStrings(out: StringDef[]): void {
     this.expectKw('strings');
     this.expectPunct(':');
     if (this.peek().kind !== 'stringId') this.fail('string identifier');
+    let failed = false;
     while (this.peek().kind === 'stringId') {
-      const idTok = this.next();
-      if (idTok.wildcard) {
-        this.pos--;
-        this.fail('string identifier');
+      try {
+        this.parseStringDef(out);
+      } catch (e) {
+        if (!(e instanceof SyntaxFailure)) throw e;
+        failed = true;
+        // Skip to the next `$x =`, the next section, or the next top-level item.
+        this.pos++;
+        while (this.peek().kind !== 'eof' && !this.atTopLevelStart()) {
+          if (this.peek().kind === 'stringId' && this.isPunct('=', 1)) break;
+          if ((this.isKw('strings') || this.isKw('condition')) && this.isPunct(':', 1)) break;
+          this.pos++;
+        }
       }
-      const id: Ident = { name: idTok.text, span: idTok.span };
-      if (id.name !== '$' && out.some((s) => s.id.name === id.name)) {
-        this.report('yara.syntax.duplicated-string', `duplicated string identifier "${id.name}"`, id.span);
-      }
-      this.expectPunct('=');
-      const v = this.peek();
-      let def: StringDef;
-      if (v.kind === 'text') {
-        this.next();
-        def = { kind: 'text', span: span(idTok.span.start, v.span.end), id, modifiers: [], value: v.bytes ?? new Uint8Array() };
-      } else if (v.kind === 'hex') {
-        this.next();
-        def = { kind: 'hex', span: span(idTok.span.start, v.span.end), id, modifiers: [], tokens: this.parseHex(v) };
-      } else if (v.kind === 'regex' && v.regex) {
-        this.next();
-        def = { kind: 'regex', span: span(idTok.span.start, v.span.end), id, modifiers: [], regex: { span: v.span, ...v.regex } };
-      } else this.fail('text string, hex string or regular expression');
-      this.parseModifiers(def);
-      def.span = span(def.span.start, this.prevEnd());
-      out.push(def);
     }
+    if (failed) throw new SyntaxFailure();
+  }
+
+  // string_def := STRING_ID '=' ( TEXT text_mod* | HEX hex_mod* | REGEX regex_mod* )
+  private parseStringDef(out: StringDef[]): void {
+    const idTok = this.next();
+    if (idTok.wildcard) {
+      this.pos--;
+      this.fail('string identifier');
+    }
+    const id: Ident = { name: idTok.text, span: idTok.span };
+    if (id.name !== '$' && out.some((s) => s.id.name === id.name)) {
+      this.report('yara.syntax.duplicated-string', `duplicated string identifier "${id.name}"`, id.span);
+    }
+    this.expectPunct('=');
+    const v = this.peek();
+    let def: StringDef;
+    if (v.kind === 'text') {
+      this.next();
+      def = { kind: 'text', span: span(idTok.span.start, v.span.end), id, modifiers: [], value: v.bytes ?? new Uint8Array() };
+    } else if (v.kind === 'hex') {
+      this.next();
+      def = { kind: 'hex', span: span(idTok.span.start, v.span.end), id, modifiers: [], tokens: this.parseHex(v) };
+    } else if (v.kind === 'regex' && v.regex) {
+      this.next();
+      def = { kind: 'regex', span: span(idTok.span.start, v.span.end), id, modifiers: [], regex: { span: v.span, ...v.regex } };
+    } else this.fail('text string, hex string or regular expression');
+    this.parseModifiers(def);
+    def.span = span(def.span.start, this.prevEnd());
+    out.push(def);
   }
 
   // modifier := 'nocase' | 'wide' | 'ascii' | 'fullword' | 'private'

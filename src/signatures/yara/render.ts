@@ -29,10 +29,18 @@ export function renderYaraDiagnostics(diagnostics: readonly Diagnostic[], source
   const ruleLines: { first: number; last: number; name: string }[] = [];
   if (source !== undefined && ast) {
     const bytes = new TextEncoder().encode(source);
+    const starts: number[] = [0];
+    for (let k = 0; k < bytes.length; k++) if (bytes[k] === 0x0a) starts.push(k + 1);
+    /** 1-based line of a byte offset, by binary search over line starts. */
     const lineOf = (offset: number): number => {
-      let line = 1;
-      for (let k = 0; k < offset && k < bytes.length; k++) if (bytes[k] === 0x0a) line++;
-      return line;
+      let lo = 0;
+      let hi = starts.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if ((starts[mid] as number) <= offset) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo + 1;
     };
     for (const r of ast.rules) ruleLines.push({ first: lineOf(r.span.start), last: lineOf(r.span.end), name: r.name.name });
   }
