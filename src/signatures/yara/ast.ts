@@ -226,4 +226,12 @@ export type Expr =
   | { kind: 'matches'; span: Span; left: Expr; regex: RegexLiteral }
   | { kind: 'of'; span: Span; quantifier: Quantifier; set: StringSet | RuleSet; at?: Expr; range?: RangeExpr }
   | { kind: 'forOf'; span: Span; quantifier: Quantifier; set: StringSet; body: Expr }
-  | { kind: 'forIn'; span: Span; quantifier: Quantifier; vars: Ident[]; iterable: Iterable; body: Expr };
+  | { kind: 'forIn'; span: Span; quantifier: Quantifier; vars: Ident[]; iterable: Iterable; body: Expr }
+  /** `with a = e1, b = e2 : ( body )` (YARA 4.3+): local names for sub-expressions. */
+  | { kind: 'with'; span: Span; decls: WithDecl[]; body: Expr };
+
+export interface WithDecl {
+  span: Span;
+  name: Ident;
+  value: Expr;
+}

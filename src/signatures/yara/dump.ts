@@ -106,6 +106,8 @@ export function expr(e: Expr): string {
     }
     case 'forOf':
       return `(for ${quant(e.quantifier)} of ${set(e.set)} : ${expr(e.body)})`;
+    case 'with':
+      return `(with ${e.decls.map((d) => `${d.name.name}=${expr(d.value)}`).join(' ')} : ${expr(e.body)})`;
     case 'forIn':
       return `(for ${quant(e.quantifier)} ${e.vars.map((v) => v.name).join(',')} in ${iter(e.iterable)} : ${expr(e.body)})`;
   }

@@ -67,7 +67,7 @@ export const KEYWORDS: ReadonlySet<string> = new Set([
   'iendswith', 'iequals', 'in', 'include', 'int16', 'int16be', 'int32', 'int32be', 'int8', 'int8be',
   'istartswith', 'matches', 'meta', 'nocase', 'none', 'not', 'of', 'or', 'private', 'rule',
   'startswith', 'strings', 'them', 'true', 'uint16', 'uint16be', 'uint32', 'uint32be', 'uint8',
-  'uint8be', 'wide', 'xor',
+  'uint8be', 'wide', 'with', 'xor',
 ]);
 
 const PUNCT2 = new Set(['..', '<=', '>=', '==', '!=', '<<', '>>']);
@@ -93,10 +93,14 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0b || c === 0x0c;
 }
 
+/** Bytes as one char per byte (ISO-8859-1), so token text round-trips to the same bytes. */
 function latin1(bytes: Uint8Array, start: number, end: number): string {
-  let s = '';
-  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i] ?? 0);
-  return s;
+  if (end - start < 24) {
+    let s = '';
+    for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i] ?? 0);
+    return s;
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', start, end);
 }
 
 /** Characters allowed between the braces of a hex string (comments are handled separately). */

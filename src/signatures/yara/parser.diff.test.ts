@@ -118,7 +118,18 @@ function boolExpr(c: Ctx, depth: number): string {
   if (c.earlierRules.length > 0) {
     choices.push([() => rng.pick(c.earlierRules), 2], [() => `any of (${rng.pick(c.earlierRules)}, ${rng.pick(c.earlierRules)})`, 1]);
   }
-  if (c.usesPe) choices.push([() => `for any s in pe.sections : (s.name == ".text")`, 1], [() => `pe.is_dll()`, 1]);
+  if (c.usesPe) {
+    choices.push(
+      [() => `for any s in pe.sections : (s.name == ".text")`, 1],
+      [() => `pe.is_dll()`, 1],
+      [() => `pe.sections[${rng.int(0, 3)}].name ${rng.pick(['==', 'iequals', 'startswith'])} ".text"`, 1],
+      [() => `pe.exports(${rng.pick(['"Foo"', '/Get[A-Z]+/i'])})`, 1],
+      [() => `pe.imports("kernel32.dll", "CreateFileA")`, 1],
+      [() => `for any k, v in pe.version_info : (k == "a" and v contains "b")`, 1],
+      [() => `pe.version_info["CompanyName"] icontains "corp"`, 1],
+    );
+  }
+  choices.push([() => `entrypoint ${rng.pick(['==', '>='])} ${intExpr(c, 1)}`, 1], [() => `"${rng.word(1, 3)}\\x4${rng.int(0, 9)}\\t" != "a"`, 1]);
   if (c.usesMath) choices.push([() => `math.entropy(0, filesize) > 7.0`, 1]);
   if (depth > 0) {
     choices.push(
@@ -205,6 +216,26 @@ function genValid(rng: Prng): string {
     earlier.push(name);
   }
   return lines.join('\n\n') + '\n';
+}
+
+/**
+ * The same file with the whitespace between tokens replaced by other layout: newlines, tabs,
+ * CRLF, block and line comments. Adjacent tokens stay adjacent, so the tokens do not change.
+ */
+function relayout(rng: Prng, text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  const { tokens } = tokenize(bytes);
+  const dec = new TextDecoder();
+  let out = '';
+  let prevEnd = 0;
+  for (const t of tokens) {
+    const gap = dec.decode(bytes.subarray(prevEnd, t.span.start));
+    const blank = /^\s+$/.test(gap);
+    out += blank && rng.chance(0.3) ? rng.pick(['\n', '\t', '\r\n', ' /* c */ ', ' // line\n', '\n\n  ', '/**/']) : gap;
+    out += dec.decode(bytes.subarray(t.span.start, t.span.end));
+    prevEnd = t.span.end;
+  }
+  return out;
 }
 
 /** One deliberate syntax error, inserted as an extra rule or replacing a part of a valid file. */
@@ -295,7 +326,7 @@ test('parseYara accepts exactly the generated rule files that yara compiles', { 
     for (let i = 0; i < COUNT; i++) {
       const r = rng.fork(`case-${i}`);
       const broken = i % 2 === 1;
-      const { text, how } = broken ? genBroken(r) : { text: genValid(r), how: 'valid' };
+      const { text, how } = broken ? genBroken(r) : r.chance(0.5) ? { text: relayout(r, genValid(r)), how: 'valid, relaid out' } : { text: genValid(r), how: 'valid' };
       const file = join(dir, `case-${i}.yar`);
       writeFileSync(file, text);
       const y = spawnSync('yara', ['-w', file, '/dev/null'], { encoding: 'utf8' });

@@ -235,6 +235,15 @@ test('parseYara reads for-of and for-in loops', () => {
   condFails('for any in (1..2) : (true)');
 });
 
+test('parseYara reads with-expressions', () => {
+  assert.equal(
+    expr(onlyRule('import "pe" rule r { condition: with n = pe.number_of_sections, last = pe.sections[n - 1] : (last.name == ".rsrc" and n > 1) }').condition as Expr),
+    '(with n=(. pe number_of_sections) last=([] (. pe sections) (- n 1)) : (and (== (. last name) ".rsrc") (> n 1)))',
+  );
+  condFails('with : (true)');
+  condFails('with a = 1 (true)');
+});
+
 test('parseYara reads member access, indexing and calls', () => {
   assert.equal(
     expr(onlyRule('import "pe" rule r { condition: pe.sections[0].name == ".text" and pe.exports("x") and pe.f() }').condition as Expr),
@@ -275,12 +284,28 @@ test('parseYara recovers and reports an error in each broken rule', () => {
   assert.equal(r.ast.rules[6]?.condition?.kind, 'match');
 });
 
+test('parseYara reports each broken string definition and meta entry of one rule', () => {
+  const r = parse('rule r {\n meta:\n a = \n b = 1\n c = 1.5\n strings:\n $a = "x" wide wide\n $b = \n $c = { 0 }\n $d = "ok"\n condition:\n all of them\n}');
+  assert.deepEqual(r.diagnostics.map((d) => d.location?.line), [4, 5, 7, 9, 9]);
+  const rule = r.ast.rules[0] as Rule;
+  assert.deepEqual(rule.meta.map((m) => m.key.name), ['b']);
+  assert.deepEqual(rule.strings.map((x) => x.id.name), ['$a', '$c', '$d']);
+  assert.equal(rule.condition?.kind, 'of');
+});
+
 test('parseYara reports duplicated strings and tags and too long identifiers', () => {
   assert.deepEqual(parse('rule r : t t { strings: $a = "x" $a = "y" condition: $a }').diagnostics.map((d) => d.code), ['yara.syntax.duplicated-tag', 'yara.syntax.duplicated-string']);
   // yara accepts a repeated rule modifier.
   assert.deepEqual(parse('private global private rule r { condition: true }').diagnostics, []);
   assert.deepEqual(parse(`rule ${'a'.repeat(129)} { condition: true }`).diagnostics.map((d) => d.code), ['yara.syntax.identifier-too-long']);
   assert.deepEqual(parse(`rule ${'a'.repeat(128)} { condition: true }`).diagnostics, []);
+});
+
+test('parseYara takes raw bytes and keeps non-UTF-8 bytes of strings', () => {
+  const bytes = Uint8Array.from([...new TextEncoder().encode('rule r { strings: $a = "'), 0xff, 0xe9, ...new TextEncoder().encode('" condition: $a }')]);
+  const r = parseYara(bytes, 'latin1.yar');
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual([...((r.ast.rules[0]?.strings[0] as TextString).value)], [0xff, 0xe9]);
 });
 
 test('parseYara reports integer overflow and stray characters', () => {
@@ -297,6 +322,12 @@ test('parseYara refuses expressions nested beyond maxDepth without throwing', ()
   assert.deepEqual(nots.diagnostics.map((d) => d.code), ['yara.syntax.too-deep']);
   const neg = parseYara(`rule r { condition: ${'-'.repeat(5000)}1 }`, 't.yar');
   assert.deepEqual(neg.diagnostics.map((d) => d.code), ['yara.syntax.too-deep']);
+  for (const [open, close] of [['a[', ']'], ['uint8(', ')'], ['@a[', ']'], ['f(', ')'], ['for any i in (1..', ') : (true)']]) {
+    const r2 = parseYara(`rule r { condition: ${(open as string).repeat(5000)}1${(close as string).repeat(5000)} }`, 't.yar');
+    assert.deepEqual(r2.diagnostics.map((d) => d.code), ['yara.syntax.too-deep'], open);
+  }
+  // Real rules nest far less than the limit.
+  assert.deepEqual(parseYara(`rule r { condition: ${'('.repeat(100)}1${')'.repeat(100)} }`, 't.yar').diagnostics, []);
 });
 
 test('parseYara never throws on arbitrary text', () => {

@@ -44,6 +44,7 @@ import type {
   Span,
   StringDef,
   StringSet,
+  WithDecl,
 } from './ast.js';
 import { tokenize, type LexIssue, type Token } from './lexer.js';
 
@@ -121,8 +122,12 @@ export function describeToken(t: Token): string {
   }
 }
 
-export function parseYara(source: string, file: string, opts: ParseOptions = {}): ParseResult {
-  const bytes = new TextEncoder().encode(source);
+/**
+ * Parses one rule file. `source` is text (encoded as UTF-8 for byte offsets) or the file's raw
+ * bytes, which keeps non-UTF-8 bytes inside strings exactly as yara reads them.
+ */
+export function parseYara(source: string | Uint8Array, file: string, opts: ParseOptions = {}): ParseResult {
+  const bytes = typeof source === 'string' ? new TextEncoder().encode(source) : source;
   const lexed = tokenize(bytes, { strictEscape: opts.strictEscape ?? false });
   const p = new Parser(bytes, file, lexed.tokens, lexed.issues, opts.maxDepth ?? DEFAULT_MAX_EXPR_DEPTH);
   const ast = p.parseFile();
@@ -369,15 +374,15 @@ class Parser {
     if (this.peek().kind !== 'ident') this.fail('identifier');
     let failed = false;
     while (this.peek().kind === 'ident') {
+      const itemStart = this.pos;
       try {
         this.parseMetaEntry(out);
       } catch (e) {
         if (!(e instanceof SyntaxFailure)) throw e;
         failed = true;
         // Skip to the next `key =`, the next section, or the next top-level item.
-        this.pos++;
         while (this.peek().kind !== 'eof' && !this.atTopLevelStart()) {
-          if (this.peek().kind === 'ident' && this.isPunct('=', 1)) break;
+          if (this.pos > itemStart && this.peek().kind === 'ident' && this.isPunct('=', 1)) break;
           if ((this.isKw('strings') || this.isKw('condition')) && this.isPunct(':', 1)) break;
           this.pos++;
         }
@@ -415,15 +420,15 @@ class Parser {
     if (this.peek().kind !== 'stringId') this.fail('string identifier');
     let failed = false;
     while (this.peek().kind === 'stringId') {
+      const itemStart = this.pos;
       try {
         this.parseStringDef(out);
       } catch (e) {
         if (!(e instanceof SyntaxFailure)) throw e;
         failed = true;
         // Skip to the next `$x =`, the next section, or the next top-level item.
-        this.pos++;
         while (this.peek().kind !== 'eof' && !this.atTopLevelStart()) {
-          if (this.peek().kind === 'stringId' && this.isPunct('=', 1)) break;
+          if (this.pos > itemStart && this.peek().kind === 'stringId' && this.isPunct('=', 1)) break;
           if ((this.isKw('strings') || this.isKw('condition')) && this.isPunct(':', 1)) break;
           this.pos++;
         }
@@ -451,7 +456,7 @@ class Parser {
       def = { kind: 'text', span: span(idTok.span.start, v.span.end), id, modifiers: [], value: v.bytes ?? new Uint8Array() };
     } else if (v.kind === 'hex') {
       this.next();
-      def = { kind: 'hex', span: span(idTok.span.start, v.span.end), id, modifiers: [], tokens: this.parseHex(v) };
+      def = { kind: 'hex', span: span(idTok.span.start, v.span.end), id, modifiers: [], tokens: this.parseHex(v, id.name) };
     } else if (v.kind === 'regex' && v.regex) {
       this.next();
       def = { kind: 'regex', span: span(idTok.span.start, v.span.end), id, modifiers: [], regex: { span: v.span, ...v.regex } };
@@ -517,14 +522,14 @@ class Parser {
   // hex_string := '{' hex_tokens '}'
   // hex_tokens := byte ( byte | jump | alternatives )* byte?   (starts and ends with a byte or group)
   // byte := ['~'] NIBBLE NIBBLE ; jump := '[' [INT] ['-' [INT]] ']' ; alternatives := '(' hex_tokens ('|' hex_tokens)* ')'
-  private parseHex(tok: Token): HexToken[] {
+  private parseHex(tok: Token, id: string): HexToken[] {
     const base = tok.span.start;
     const text = tok.text;
     let k = 1;
     const end = text.length - 1;
     let failed = false;
     const err = (msg: string, s: number, e: number): void => {
-      if (!failed) this.report('yara.syntax.invalid-hex', `invalid hex string: ${msg}`, span(base + s, base + e));
+      if (!failed) this.report('yara.syntax.invalid-hex', `invalid hex string "${id}": ${msg}`, span(base + s, base + e));
       failed = true;
     };
     const skip = (): void => {
@@ -538,7 +543,7 @@ class Parser {
         } else return;
       }
     };
-    const isHexCh = (ch: string | undefined): boolean => ch !== undefined && /[0-9a-fA-F?]/.test(ch);
+    const isHexCh = (ch: string | undefined): boolean => ch !== undefined && ch.length === 1 && '0123456789abcdefABCDEF?'.includes(ch);
     const seq = (depth: number): HexToken[] => {
       const out: HexToken[] = [];
       for (;;) {
@@ -556,7 +561,7 @@ class Parser {
           const a = text[k];
           const b = text[k + 1];
           if (!isHexCh(a) || !isHexCh(b)) {
-            err(negated ? 'expecting a byte after "~"' : 'odd number of hex digits', s, Math.min(end, k + 1));
+            err(negated ? 'expecting a byte after "~"' : 'uneven number of digits in hex string', s, Math.min(end, k + 1));
             k++;
             continue;
           }
@@ -570,11 +575,12 @@ class Parser {
           k++;
           skip();
           const num = (): number | null => {
-            const m = /^[0-9]+/.exec(text.slice(k, end));
-            if (!m) return null;
-            k += m[0].length;
+            const from = k;
+            while (k < end && text.charCodeAt(k) >= 0x30 && text.charCodeAt(k) <= 0x39) k++;
+            if (k === from) return null;
+            const value = Number(text.slice(from, k));
             skip();
-            return Number(m[0]);
+            return value;
           };
           const min = num();
           let max: number | null = min;
@@ -785,9 +791,19 @@ class Parser {
   //       | INT_READER '(' primary ')' | '(' boolean ')'
   //       | STRING_ID [ 'at' primary | 'in' range ] | STRING_COUNT [ 'in' range ]
   //       | ( STRING_OFFSET | STRING_LENGTH ) [ '[' primary ']' ]
-  //       | ( 'all' | 'any' | 'none' ) 'of' of_rest | 'for' for_rest
+  //       | ( 'all' | 'any' | 'none' ) 'of' of_rest | 'for' for_rest | 'with' with_rest
   //       | IDENT ( '.' IDENT | '[' primary ']' | '(' [ boolean ( ',' boolean )* ] ')' )*
   private parseAtom(): Typed {
+    // Every nesting (parentheses, indexes, calls, ranges, readers) passes through here.
+    this.enter();
+    try {
+      return this.parseAtomInner();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private parseAtomInner(): Typed {
     const t = this.peek();
     const s = t.span;
     switch (t.kind) {
@@ -882,6 +898,8 @@ class Parser {
           }
           case 'for':
             return { expr: this.parseFor(), cls: 'bool' };
+          case 'with':
+            return { expr: this.parseWith(), cls: 'bool' };
           default:
             if (INT_READERS.has(t.text)) {
               this.next();
@@ -1022,6 +1040,25 @@ class Parser {
       } else this.fail('identifier or range');
       const body = this.parseForBody();
       return { kind: 'forIn', span: span(forTok.span.start, this.prevEnd()), quantifier, vars, iterable, body };
+    } finally {
+      this.depth--;
+    }
+  }
+
+  // with_rest := 'with' IDENT '=' boolean ( ',' IDENT '=' boolean )* ':' '(' boolean ')'
+  private parseWith(): Expr {
+    const withTok = this.next();
+    this.enter();
+    try {
+      const decls: WithDecl[] = [];
+      do {
+        const name = this.expectKind('ident', 'identifier');
+        this.expectPunct('=');
+        const value = this.parseBoolean();
+        decls.push({ span: span(name.span.start, value.span.end), name: { name: name.text, span: name.span }, value });
+      } while (this.eatPunct(','));
+      const body = this.parseForBody();
+      return { kind: 'with', span: span(withTok.span.start, this.prevEnd()), decls, body };
     } finally {
       this.depth--;
     }

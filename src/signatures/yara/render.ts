@@ -23,12 +23,12 @@ export function renderYaraDiagnostic(d: Diagnostic, ruleName?: string): string {
 
 /**
  * Every diagnostic, one per line, each attributed to the rule whose lines contain it.
- * `source` is the text that was parsed (rule spans are byte offsets, diagnostics carry lines).
+ * `source` is what was parsed, text or bytes (rule spans are byte offsets, diagnostics carry lines).
  */
-export function renderYaraDiagnostics(diagnostics: readonly Diagnostic[], source?: string, ast?: RuleFile): string {
+export function renderYaraDiagnostics(diagnostics: readonly Diagnostic[], source?: string | Uint8Array, ast?: RuleFile): string {
   const ruleLines: { first: number; last: number; name: string }[] = [];
   if (source !== undefined && ast) {
-    const bytes = new TextEncoder().encode(source);
+    const bytes = typeof source === 'string' ? new TextEncoder().encode(source) : source;
     const starts: number[] = [0];
     for (let k = 0; k < bytes.length; k++) if (bytes[k] === 0x0a) starts.push(k + 1);
     /** 1-based line of a byte offset, by binary search over line starts. */

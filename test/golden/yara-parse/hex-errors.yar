@@ -1,0 +1,9 @@
+rule odd { strings: $a = { 0 } condition: $a }
+rule starts_with_jump { strings: $a = { [2] 00 } condition: $a }
+rule ends_with_jump { strings: $a = { 00 [2] } condition: $a }
+rule zero_jump { strings: $a = { 00 [0] 11 } condition: $a }
+rule reversed_jump { strings: $a = { 00 [5-2] 11 } condition: $a }
+rule unbounded_in_alt { strings: $a = { 00 ( 11 [-] 22 | 33 ) 44 } condition: $a }
+rule not_any { strings: $a = { 00 ~?? 11 } condition: $a }
+rule unbalanced { strings: $a = { 00 ( 11 | 22 44 } condition: $a }
+rule fine { strings: $a = { 00 11 } condition: $a }

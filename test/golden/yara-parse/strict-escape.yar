@@ -1,0 +1,7 @@
+rule r
+{
+  strings:
+    $a = /\Rfoo\d\w\.\//
+  condition:
+    $a and "x" matches /\Ky/
+}
