@@ -13,7 +13,7 @@
  * extension is skipped with a warning, as ClamAV does.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { parseNdb } from './ndb.js';
 import { parseLdb, type PcreProblem } from './ldb.js';
@@ -90,7 +90,7 @@ function priority(name: string): number {
 export function loadSignatures(opts: LoadOptions): SignatureSet {
   const set: SignatureSet = { ndb: [], ldb: [], cdb: [], hashes: [], yaraFiles: [], known: 0, files: [], diagnostics: [], ok: true };
   const ignore = new IgnoreSet();
-  const trusted = new Set(opts.trustedPaths ?? []);
+  const trusted = new Set((opts.trustedPaths ?? []).map((t) => resolve(t)));
   for (const path of opts.paths) {
     let st;
     try {
@@ -136,9 +136,9 @@ export function loadSignatures(opts: LoadOptions): SignatureSet {
           if (e.p === 7 && !endsWithCI(e.n, '.cvd') && !endsWithCI(e.n, '.cld')) entries.splice(k, 1);
         }
       }
-      for (const e of entries) loadFile(join(path, e.n), e.n, set, ignore, opts, trusted.has(path));
+      for (const e of entries) loadFile(join(path, e.n), e.n, set, ignore, opts, trusted.has(resolve(path)));
     } else {
-      loadFile(path, basename(path), set, ignore, opts, trusted.has(path));
+      loadFile(path, basename(path), set, ignore, opts, trusted.has(resolve(path)) || trusted.has(dirname(resolve(path))));
     }
   }
   set.ok = !set.diagnostics.some((d) => d.severity === 'error');
