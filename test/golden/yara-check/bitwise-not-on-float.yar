@@ -1,0 +1,1 @@
+rule a { condition: ~1.5 == 1 }

@@ -1,0 +1,1 @@
+rule a { condition: for any i in (1..2) : (i(0) == 1) }

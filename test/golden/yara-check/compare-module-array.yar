@@ -1,0 +1,2 @@
+import "pe"
+rule a { condition: pe.sections > 1 }

@@ -1,0 +1,2 @@
+rule b { condition: true }
+rule a { condition: b contains "x" }

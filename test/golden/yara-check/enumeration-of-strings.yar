@@ -1,0 +1,1 @@
+rule a { condition: for any s in ("a", "b") : (s == "a") }

@@ -1,0 +1,1 @@
+rule a { condition: 1.0 \ 0 == 1 and a }

@@ -1,0 +1,1 @@
+rule a { strings: $a="x" $b="y" condition: for any of ($a) : ($) }

@@ -1,0 +1,2 @@
+import "time"
+rule a { condition: time.now == 1 }

@@ -1,0 +1,1 @@
+rule a { condition: for any i, j in (1..2) : (true) }

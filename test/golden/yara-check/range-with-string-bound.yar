@@ -1,0 +1,1 @@
+rule a { condition: for any i in ("a"..2) : (true) }

@@ -1,0 +1,2 @@
+import "pe"
+rule pe { condition: true }

@@ -1,0 +1,2 @@
+rule a { condition: b }
+rule b { condition: true }

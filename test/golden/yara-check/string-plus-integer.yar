@@ -1,0 +1,1 @@
+rule a { condition: "a" + 1 == 2 }

@@ -1,0 +1,1 @@
+rule a { strings: $a = "x" condition: any of ($b*) }

@@ -1,0 +1,2 @@
+import "math"
+rule a { condition: math.foo(1) }

@@ -1,0 +1,2 @@
+import "foo"
+rule a { condition: true }
