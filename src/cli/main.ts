@@ -21,6 +21,7 @@ import type { EngineLoader, LoadedEngine, LoadOptions } from '../scan/engine-por
 import { runScan, versionLine, type OutStream } from './scan.js';
 import { realEngineLoader } from './engine-loader.js';
 import { runDb } from './db.js';
+import { runYara } from './yara.js';
 
 /**
  * Loads the signature databases for `vigil scan`. This is the one place where the real loader and
@@ -56,7 +57,6 @@ export function packageVersion(): string {
 }
 
 const PLACEHOLDERS: readonly (readonly [string, string])[] = [
-  ['yara', 'scan with YARA rules (not implemented yet)'],
   ['daemon', 'run the clamd-compatible daemon (not implemented yet)'],
 ];
 
@@ -111,6 +111,18 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
     .argument('[args...]')
     .action(async () => {
       code = await runDb(argv.slice(argv.indexOf('db') + 1), { stdout, stderr });
+    });
+
+  program
+    .command('yara')
+    .description('scan with YARA rules, yara-compatible (vigil yara [options] RULES_FILE... TARGET)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .passThroughOptions()
+    .argument('[args...]')
+    .action(async () => {
+      code = await runYara(argv.slice(argv.indexOf('yara') + 1), { stdout, stderr, version });
     });
 
   for (const [name, description] of PLACEHOLDERS) {
