@@ -81,49 +81,29 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
     .exitOverride()
     .configureOutput({ writeOut: (s) => { stdout.write(s); }, writeErr: (s) => { stderr.write(s); } });
 
-  program
-    .command('scan')
-    .description('scan files and directories, clamscan-compatible (see: vigil scan --help)')
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .passThroughOptions()
-    .argument('[args...]')
-    .action(async () => {
-      // The raw arguments after the command word: commander would drop a leading `--`.
-      const args = argv.slice(argv.indexOf('scan') + 1);
-      code = await runScan(args, {
-        loader: deps.loader ?? loadEngine,
-        stdout,
-        stderr,
-        ...(deps.stdin ? { stdin: deps.stdin } : {}),
-        version,
-      });
-    });
+  // Each subcommand parses its own arguments (the raw words after the command: commander would
+  // drop a leading `--` and knows none of clamscan's or yara's option syntax).
+  const passThrough = (name: string, description: string, run: (args: string[]) => Promise<number>) => {
+    program
+      .command(name)
+      .description(description)
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .passThroughOptions()
+      .argument('[args...]')
+      .action(async () => { code = await run(argv.slice(argv.indexOf(name) + 1)); });
+  };
 
-  program
-    .command('db')
-    .description('signature databases: compile the cache, show what is loaded (see: vigil db --help)')
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .passThroughOptions()
-    .argument('[args...]')
-    .action(async () => {
-      code = await runDb(argv.slice(argv.indexOf('db') + 1), { stdout, stderr });
-    });
-
-  program
-    .command('yara')
-    .description('scan with YARA rules, yara-compatible (vigil yara [options] RULES_FILE... TARGET)')
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .passThroughOptions()
-    .argument('[args...]')
-    .action(async () => {
-      code = await runYara(argv.slice(argv.indexOf('yara') + 1), { stdout, stderr, version });
-    });
+  passThrough('scan', 'scan files and directories, clamscan-compatible (see: vigil scan --help)', (args) => runScan(args, {
+    loader: deps.loader ?? loadEngine,
+    stdout,
+    stderr,
+    ...(deps.stdin ? { stdin: deps.stdin } : {}),
+    version,
+  }));
+  passThrough('db', 'signature databases: compile the cache, show what is loaded (see: vigil db --help)', (args) => runDb(args, { stdout, stderr }));
+  passThrough('yara', 'scan with YARA rules, yara-compatible (vigil yara [options] RULES_FILE... TARGET)', (args) => runYara(args, { stdout, stderr, version }));
 
   for (const [name, description] of PLACEHOLDERS) {
     program
