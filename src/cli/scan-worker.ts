@@ -15,7 +15,7 @@ export interface ScanWorkerInit {
 
 export function createWorkerScanner(init: unknown): (task: WorkerScanTask) => EngineScanResult {
   const { database } = init as ScanWorkerInit;
-  const got = deserializeDatabase(new Uint8Array(database), { shared: true });
+  const got = deserializeDatabase(new Uint8Array(database));
   if (!got) throw new Error('the compiled database handed to the worker is damaged');
   const engine = new Engine(got.set, got.indexes, got.body);
   return (task) => engine.scan(task.bytes, { allmatch: task.opts.allmatch });

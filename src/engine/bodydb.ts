@@ -75,8 +75,6 @@ export class BodyDatabase {
   readonly index: AtomIndex;
   /** Targets that have at least one signature, so a layer can skip what cannot match. */
   readonly targets = new Set<number>();
-  /** Longest span a part can cover before and after its atom, for windows over large files. */
-  readonly maxPartSpan: number;
   /** Longest part per target (ClamAV's per-root `maxpatlen`), for window overlaps. */
   private readonly maxLenByTarget: Map<number, number> = new Map();
 
@@ -87,13 +85,11 @@ export class BodyDatabase {
       this.index = prebuilt.index;
       this.maxLenByTarget = prebuilt.maxLen;
       for (const s of this.sigs) this.targets.add(s.target);
-      this.maxPartSpan = Math.max(0, ...prebuilt.maxLen.values());
       return;
     }
     this.sigs = [];
     this.parts = [];
     const sources: AtomSource[] = [];
-    let maxSpan = 0;
     for (const input of inputs) {
       const sigId = this.sigs.length;
       const partIds: number[] = [];
@@ -106,7 +102,6 @@ export class BodyDatabase {
         partIds.push(id);
         sources.push({ part: id, atom });
         const len = maxLength(nodes);
-        maxSpan = Math.max(maxSpan, len);
         this.maxLenByTarget.set(input.target, Math.max(this.maxLenByTarget.get(input.target) ?? 0, len));
       });
       if (partIds.length !== input.pattern.parts.length) continue;
@@ -117,7 +112,6 @@ export class BodyDatabase {
       });
       this.targets.add(input.target);
     }
-    this.maxPartSpan = maxSpan;
     this.index = new AtomIndex(sources);
   }
 

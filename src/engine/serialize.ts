@@ -48,10 +48,10 @@ export function serializeDatabase(set: SignatureSet, indexes: HashIndexes, body:
 }
 
 /**
- * `shared`: the input lives in shared memory for the process's lifetime, so the indexes may be
- * views into it rather than copies.
+ * The binary blocks are used in place (views into `buf`, which may be shared memory), so a large
+ * database is neither parsed nor copied; the caller keeps `buf` alive as long as the result.
  */
-export function deserializeDatabase(buf: Uint8Array, opts: { shared?: boolean } = {}): CompiledDatabase | undefined {
+export function deserializeDatabase(buf: Uint8Array): CompiledDatabase | undefined {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 40 || !b.subarray(0, 8).equals(MAGIC)) return undefined;
   const payload = b.subarray(40);
@@ -68,10 +68,6 @@ export function deserializeDatabase(buf: Uint8Array, opts: { shared?: boolean } 
   };
   const json = take(), bodyBytes = take(), fileBytes = take(), allowBytes = take();
   if (!json || !bodyBytes || !fileBytes || !allowBytes || off !== payload.length) return undefined;
-  // The binary blocks are used in place (views into `buf`, which the caller keeps alive), so a
-  // large database is neither parsed nor copied. `shared` says the buffer is shared memory.
-  void opts.shared;
-  const own = (x: Buffer) => x;
   try {
     // No reviver (it would run on every key): the only values JSON cannot carry are the bigints
     // of byte-compare comparisons, restored here (patterns, with their Infinity gaps, are not in it).
@@ -82,9 +78,9 @@ export function deserializeDatabase(buf: Uint8Array, opts: { shared?: boolean } 
         for (const c of sub.cmps) c.value = BigInt((c.value as unknown as { $big: string }).$big);
       }
     }
-    const body = BodyDatabase.deserialize(own(bodyBytes));
-    const file = HashIndex.deserialize(own(fileBytes));
-    const allow = HashIndex.deserialize(own(allowBytes));
+    const body = BodyDatabase.deserialize(bodyBytes);
+    const file = HashIndex.deserialize(fileBytes);
+    const allow = HashIndex.deserialize(allowBytes);
     const set: SignatureSet = { ...meta, ndb: [], hashes: [], diagnostics: [], ok: true };
     return { set, indexes: { file, allow }, body };
   } catch {
