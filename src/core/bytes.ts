@@ -82,3 +82,25 @@ export function checkedAdd(a: number, b: number): number | undefined {
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
+
+/**
+ * Endian-aware reads over one ByteReader, for formats whose byte order is only known from their
+ * header (ELF, Mach-O). 64-bit values come back as bigint; reads past the end are undefined.
+ */
+export class EndianReader {
+  constructor(readonly r: ByteReader, readonly le: boolean) {}
+  u16(o: number): number | undefined { return this.le ? this.r.u16le(o) : this.r.u16be(o); }
+  u32(o: number): number | undefined { return this.le ? this.r.u32le(o) : this.r.u32be(o); }
+  u64(o: number): bigint | undefined {
+    const a = this.u32(o);
+    const b = this.u32(o + 4);
+    if (a === undefined || b === undefined) return undefined;
+    return this.le ? (BigInt(b) << 32n) | BigInt(a) : (BigInt(a) << 32n) | BigInt(b);
+  }
+  /** A 32-bit or 64-bit word, as bigint. */
+  word(o: number, bits: 32 | 64): bigint | undefined {
+    if (bits === 64) return this.u64(o);
+    const v = this.u32(o);
+    return v === undefined ? undefined : BigInt(v);
+  }
+}

@@ -8,7 +8,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import { HashIndex, HashIndexBuilder, HashIndexFormatError, DIGEST_BYTES, HASH_A
 import { parseHashDb } from '../signatures/clamav/hash.js';
 import type { HashAlgo } from '../signatures/clamav/types.js';
 import { mulberry32 as prng } from '../../test/helpers/prng.js';
+import { CLAMSCAN_SKIP, pool, runClamscan } from '../../test/helpers/clamscan-run.js';
 
 function digest(algo: HashAlgo, text: string): Uint8Array {
   return createHash(algo).update(text).digest();
@@ -220,26 +220,9 @@ test('HashIndex built from 1,000,000 random entries finds each of them and nothi
 
 // ───────────────────────────── differential test against clamscan ─────────────────────────────
 
-const CLAMSCAN = spawnSync('clamscan', ['--version'], { encoding: 'utf8' });
-const SKIP = CLAMSCAN.status === 0 && /ClamAV 1\.4\./.test(CLAMSCAN.stdout) ? false : 'clamscan 1.4 is not installed: differential test skipped';
+const SKIP = CLAMSCAN_SKIP;
 
-function runClamscan(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('clamscan', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-    p.stderr.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
-}
 
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
 
 test('HashIndex.lookupClamav names what clamscan reports, duplicates across files and buckets included', { skip: SKIP, timeout: 60000 }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'vigil-hashix-'));

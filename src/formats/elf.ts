@@ -15,7 +15,7 @@
  * `EI_DATA` = 1 is little-endian; any other value is read as big-endian, as ClamAV does.
  */
 
-import { ByteReader } from '../core/bytes.js';
+import { ByteReader, EndianReader } from '../core/bytes.js';
 import type { HeaderIssue } from './exec.js';
 
 /** `Elf32_Ehdr` / `Elf64_Ehdr`. */
@@ -100,25 +100,6 @@ const MAX_SECTION_NAME = 256;
 
 function issue(code: string, message: string, offset: number): HeaderIssue {
   return { code, message, offset };
-}
-
-/** Endian-aware readers over one ByteReader; 64-bit values come back as bigint. */
-class EndianReader {
-  constructor(readonly r: ByteReader, readonly le: boolean) {}
-  u16(o: number): number | undefined { return this.le ? this.r.u16le(o) : this.r.u16be(o); }
-  u32(o: number): number | undefined { return this.le ? this.r.u32le(o) : this.r.u32be(o); }
-  u64(o: number): bigint | undefined {
-    const a = this.u32(o);
-    const b = this.u32(o + 4);
-    if (a === undefined || b === undefined) return undefined;
-    return this.le ? (BigInt(b) << 32n) | BigInt(a) : (BigInt(a) << 32n) | BigInt(b);
-  }
-  /** A 32-bit or 64-bit word, as bigint. */
-  word(o: number, bits: 32 | 64): bigint | undefined {
-    if (bits === 64) return this.u64(o);
-    const v = this.u32(o);
-    return v === undefined ? undefined : BigInt(v);
-  }
 }
 
 /** A bigint file offset as a number when it is a safe integer, else undefined. */

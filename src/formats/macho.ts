@@ -21,7 +21,7 @@
  * Mach-O magic), so relative offsets never match at that layer; each slice is scanned on its own.
  */
 
-import { ByteReader } from '../core/bytes.js';
+import { ByteReader, EndianReader as BaseEndianReader } from '../core/bytes.js';
 import type { HeaderIssue } from './exec.js';
 
 /** `mach_header` / `mach_header_64`. */
@@ -142,15 +142,8 @@ function issue(code: string, message: string, offset: number): HeaderIssue {
   return { code, message, offset };
 }
 
-class EndianReader {
-  constructor(readonly r: ByteReader, readonly le: boolean) {}
-  u32(o: number): number | undefined { return this.le ? this.r.u32le(o) : this.r.u32be(o); }
-  u64(o: number): bigint | undefined {
-    const a = this.u32(o);
-    const b = this.u32(o + 4);
-    if (a === undefined || b === undefined) return undefined;
-    return this.le ? (BigInt(b) << 32n) | BigInt(a) : (BigInt(a) << 32n) | BigInt(b);
-  }
+/** The shared endian reader plus Mach-O's fixed-width names. */
+class EndianReader extends BaseEndianReader {
   /** A fixed 16-byte name field up to its first NUL. */
   name16(o: number): string {
     const s = this.r.slice(o, 16);

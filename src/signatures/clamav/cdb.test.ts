@@ -7,7 +7,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { parseIgn } from './ign.js';
 import { CDB_LOAD_ERROR, compileCdbRegex, matchCdb, matchCdbAll, parseCdb, type CdbMeta } from './cdb.js';
 import type { CdbSig } from './types.js';
 import { mulberry32 as prng } from '../../../test/helpers/prng.js';
+import { CLAMSCAN_SKIP, pool, runClamscan } from '../../../test/helpers/clamscan-run.js';
 
 const cdb = (text: string, official = false) => {
   const r = parseCdb(Buffer.from(text, 'latin1'), { file: 't.cdb', official });
@@ -225,27 +225,10 @@ test('CL_TYPES is ClamAV\'s ftmap, and CL_TYPE_CODE gives the enum values', () =
 
 // ───────────────────────────── differential tests against clamscan ─────────────────────────────
 
-const CLAMSCAN = spawnSync('clamscan', ['--version'], { encoding: 'utf8' });
-const SKIP = CLAMSCAN.status === 0 && /ClamAV 1\.4\./.test(CLAMSCAN.stdout) ? false : 'clamscan 1.4 is not installed: differential test skipped';
+const SKIP = CLAMSCAN_SKIP;
 
 
-function runClamscan(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('clamscan', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-    p.stderr.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
-}
 
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
 
 /** Hand-picked expressions over the whole Spencer grammar, valid and not. */
 const REGEX_POOL = [

@@ -9,7 +9,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +22,7 @@ import {
 } from './hash.js';
 import { IgnoreSet, parseIgn } from './ign.js';
 import { mulberry32 as prng } from '../../../test/helpers/prng.js';
+import { CLAMSCAN_SKIP, pool, runClamscan } from '../../../test/helpers/clamscan-run.js';
 
 const MD5 = 'b1946ac92492d2347c6235b4d2611184'; // md5("hello\n"), 6 bytes
 const SHA1 = 'f572d396fae9206628714fb2ce00f72e94f2258f';
@@ -207,9 +207,7 @@ test('parseHashDb creates no signature object: it pushes digest bytes and intern
 
 // ───────────────────────────── differential test against clamscan ─────────────────────────────
 
-const CLAMSCAN = spawnSync('clamscan', ['--version'], { encoding: 'utf8' });
-const HAVE_CLAMSCAN = CLAMSCAN.status === 0 && /ClamAV 1\.4\./.test(CLAMSCAN.stdout);
-const SKIP = HAVE_CLAMSCAN ? false : 'clamscan 1.4 is not installed: differential test skipped';
+const SKIP = CLAMSCAN_SKIP;
 
 
 interface Sample { path: string; size: number; digests: Record<HashAlgo, Buffer> }
@@ -233,23 +231,7 @@ function candidateGroups(sigs: readonly HashSig[], s: Sample): string[][] {
   return groups;
 }
 
-function runClamscan(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('clamscan', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-    p.stderr.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
-}
 
-async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
 
 /** `path: Name FOUND` lines → names per path, in output order. */
 function detections(out: string, paths: readonly string[]): Map<string, string[]> {

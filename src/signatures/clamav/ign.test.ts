@@ -7,7 +7,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import { collectHashSigs } from './hash.js';
 import type { HashAlgo } from './types.js';
 import { IgnoreSet, normalizeSigName, parseIgn } from './ign.js';
 import { mulberry32 as prng } from '../../../test/helpers/prng.js';
+import { CLAMSCAN_SKIP, pool, runClamscan } from '../../../test/helpers/clamscan-run.js';
 
 const md5 = (s: string): string => createHash('md5').update(Buffer.from(s, 'latin1')).digest('hex');
 const ign = (text: string, into?: IgnoreSet) => {
@@ -147,27 +147,10 @@ test('parseIgn adds several files to one set', () => {
 
 const ALGOS: readonly HashAlgo[] = ['md5', 'sha1', 'sha256'];
 
-const CLAMSCAN = spawnSync('clamscan', ['--version'], { encoding: 'utf8' });
-const SKIP = CLAMSCAN.status === 0 && /ClamAV 1\.4\./.test(CLAMSCAN.stdout) ? false : 'clamscan 1.4 is not installed: differential test skipped';
+const SKIP = CLAMSCAN_SKIP;
 
 
-async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
 
-function runClamscan(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('clamscan', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-    p.stderr.on('data', (d: Buffer) => { out += d.toString('latin1'); });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
-}
 
 test('parseIgn and IgnoreSet hide exactly the signatures clamscan hides', { skip: SKIP, timeout: 60000 }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'vigil-igndiff-'));
