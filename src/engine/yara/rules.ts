@@ -15,15 +15,19 @@ import { parseYara } from '../../signatures/yara/parser.js';
 import type { RuleFile } from '../../signatures/yara/ast.js';
 import { evaluateRules } from './eval.js';
 import { scanContext } from './modules/types.js';
-import { compileString, type StringMatch, type StringMatcher } from './strings.js';
+import { compileString, YARA_MAX_STRING_MATCHES, type StringMatch, type StringMatcher } from './strings.js';
+import { yaraWarnings } from './warnings.js';
 
 export interface YaraSource {
   file: string;
   text: string | Uint8Array;
+  /** yara's `NAMESPACE:RULES_FILE`; `default` when absent. */
+  namespace?: string;
 }
 
 /** The rules of one source file: rule references are resolved within a file. */
 export interface CompiledGroup {
+  namespace: string;
   rules: CheckedRule[];
   /** `matchers[rule][string]`; undefined where a string could not be compiled. */
   matchers: (StringMatcher | undefined)[][];
@@ -60,7 +64,8 @@ export function compileYara(sources: readonly YaraSource[], opts: { externals?: 
       diagnostics.push(...r.diagnostics);
       return r.matcher;
     }));
-    groups.push({ rules: c.rules, matchers });
+    diagnostics.push(...yaraWarnings({ file: src.file, ast: p.ast, rules: c.rules, matchers }));
+    groups.push({ namespace: src.namespace ?? 'default', rules: c.rules, matchers });
   }
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, parsed };
   return { compiled: { groups, externals }, diagnostics, parsed };
@@ -72,13 +77,36 @@ export interface YaraRuleMatch {
   strings: StringMatch[][];
 }
 
+export interface ScanYaraOptions {
+  /** Where `console.log` lines go. */
+  output?: (line: string) => void;
+  /** yara's `-f`: a string stops being searched after its first match (so `#a` is at most 1). */
+  fastMode?: boolean;
+  /** `performance.now()` value after which the scan stops with `YaraScanTimeout` (yara's `-a`). */
+  deadline?: number;
+  /** Matches kept per string (yara's YR_MAX_STRING_MATCHES unless lowered). */
+  maxMatchesPerString?: number;
+}
+
+/** Thrown by `scanYara` when `deadline` passes; yara reports it as `error scanning FILE: timeout`. */
+export class YaraScanTimeout extends Error {
+  constructor() { super('timeout'); this.name = 'YaraScanTimeout'; }
+}
+
 /** Scans bytes with compiled rules; returns every rule (matched or not) with its verdict. */
-export function scanYara(compiled: CompiledYara, data: Uint8Array, opts: { output?: (line: string) => void } = {}): { matched: YaraRuleMatch[]; notMatched: CheckedRule[] } {
+export function scanYara(compiled: CompiledYara, data: Uint8Array, opts: ScanYaraOptions = {}): { matched: YaraRuleMatch[]; notMatched: CheckedRule[] } {
   const matched: YaraRuleMatch[] = [];
   const notMatched: CheckedRule[] = [];
   const scan = scanContext(data, opts.output ? { output: opts.output } : {});
+  const cap = opts.fastMode ? 1 : Math.min(opts.maxMatchesPerString ?? YARA_MAX_STRING_MATCHES, YARA_MAX_STRING_MATCHES);
+  const deadline = opts.deadline;
   for (const g of compiled.groups) {
-    const matches = g.matchers.map((ms) => ms.map((m) => (m ? m.findAll(data) : [])));
+    const matches = g.matchers.map((ms) => ms.map((m) => {
+      if (deadline !== undefined && performance.now() > deadline) throw new YaraScanTimeout();
+      if (!m) return [];
+      const all = m.findAll(data);
+      return all.length > cap ? all.slice(0, cap) : all;
+    }));
     const verdicts = evaluateRules(g.rules, { data, fileSize: data.length, matches, externals: compiled.externals, scan });
     g.rules.forEach((rule, i) => {
       if (rule.isPrivate) return;
