@@ -1,11 +1,17 @@
 /**
  * YARA rules end to end: source text → parsed → checked → compiled string matchers; then
- * bytes → string matches → evaluated conditions → the rules that matched, with their evidence.
+ * bytes → one pass over the atoms of every string → verified string matches → evaluated
+ * conditions → the rules that matched, with their evidence.
  *
  * In: rule files (text or bytes) and the bytes of a file to scan. Out: every diagnostic of the
  * compilation (all files, all errors), and per scan the matching rules with the matches of each
- * of their strings. Each string is scanned by its own matcher here; joining YARA atoms to the
- * shared atom index that ClamAV body signatures use is the next step (docs/roadmap.md).
+ * of their strings.
+ *
+ * Scanning, as YARA does it: every string contributes atoms (≤ 4 bytes, chosen by quality in
+ * strings.ts); all atoms of all rules sit in one `AtomIndex`, so the data is read once whatever
+ * the number of rules; each atom hit is verified by its string's matcher. `YaraLayer` holds the
+ * matches of one scan and accepts hits from any index that holds the entries of `yaraAtoms`: the
+ * rules' own index (`scanYara`), or the index shared with ClamAV's body signatures (`vigil scan`).
  */
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { checkYara, type ExternalValue } from '../../signatures/yara/check.js';
@@ -15,7 +21,8 @@ import { parseYara } from '../../signatures/yara/parser.js';
 import type { RuleFile } from '../../signatures/yara/ast.js';
 import { evaluateRules } from './eval.js';
 import { scanContext } from './modules/types.js';
-import { compileString, YARA_MAX_STRING_MATCHES, type StringMatch, type StringMatcher } from './strings.js';
+import { AtomIndex, type AtomSource } from '../atoms.js';
+import { compileString, normalizeMatches, YARA_MAX_STRING_MATCHES, type StringMatch, type StringMatcher } from './strings.js';
 import { yaraWarnings } from './warnings.js';
 
 export interface YaraSource {
@@ -73,6 +80,8 @@ export function compileYara(sources: readonly YaraSource[], opts: { externals?: 
 
 export interface YaraRuleMatch {
   rule: CheckedRule;
+  /** The namespace of the rule's source. */
+  namespace: string;
   /** Matches of each string of the rule, by string index (private strings included). */
   strings: StringMatch[][];
 }
@@ -93,26 +102,167 @@ export class YaraScanTimeout extends Error {
   constructor() { super('timeout'); this.name = 'YaraScanTimeout'; }
 }
 
-/** Scans bytes with compiled rules; returns every rule (matched or not) with its verdict. */
-export function scanYara(compiled: CompiledYara, data: Uint8Array, opts: ScanYaraOptions = {}): { matched: YaraRuleMatch[]; notMatched: CheckedRule[] } {
-  const matched: YaraRuleMatch[] = [];
-  const notMatched: CheckedRule[] = [];
-  const scan = scanContext(data, opts.output ? { output: opts.output } : {});
-  const cap = opts.fastMode ? 1 : Math.min(opts.maxMatchesPerString ?? YARA_MAX_STRING_MATCHES, YARA_MAX_STRING_MATCHES);
-  const deadline = opts.deadline;
-  for (const g of compiled.groups) {
-    const matches = g.matchers.map((ms) => ms.map((m) => {
-      if (deadline !== undefined && performance.now() > deadline) throw new YaraScanTimeout();
-      if (!m) return [];
-      const all = m.findAll(data);
-      return all.length > cap ? all.slice(0, cap) : all;
-    }));
-    const verdicts = evaluateRules(g.rules, { data, fileSize: data.length, matches, externals: compiled.externals, scan });
-    g.rules.forEach((rule, i) => {
-      if (rule.isPrivate) return;
-      if (verdicts[i]) matched.push({ rule, strings: matches[i] ?? [] });
-      else notMatched.push(rule);
-    });
+export interface YaraScanResult { matched: YaraRuleMatch[]; notMatched: CheckedRule[] }
+
+/** Scans bytes with compiled rules in one pass over the data; returns every rule with its verdict. */
+export function scanYara(compiled: CompiledYara, data: Uint8Array, opts: ScanYaraOptions = {}): YaraScanResult {
+  const layer = new YaraLayer(compiled, data, opts);
+  yaraIndex(compiled).scan(data, 0, data.length, layer.onHit);
+  return layer.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Atoms: every string's atoms as entries of one index, so that one pass finds them all.
+
+/** One string of one rule, flattened over groups: the unit matches are collected for. */
+interface FlatString { group: number; rule: number; string: number; matcher: StringMatcher }
+
+/**
+ * The atoms of all strings, numbered as entries. Entries of 2–4 bytes go to an `AtomIndex` (the
+ * one of `vigil yara`, or the shared one with ClamAV's body signatures, where they are foreign
+ * parts); 1-byte atoms are looked up per byte value; strings whose atom is empty are verified at
+ * every position, as YARA does for them.
+ */
+export interface YaraAtoms {
+  /** Entries for an AtomIndex: `part` is the entry id. */
+  indexed: AtomSource[];
+  /** Entry id → flat string, and → atom number within that string's matcher. */
+  entryString: Int32Array;
+  entryAtom: Int32Array;
+  /** Byte value → entry ids of 1-byte atoms. */
+  single: (number[] | undefined)[];
+  /** Entry ids of empty atoms. */
+  everywhere: number[];
+  count: number;
+}
+
+const atomCache = new WeakMap<CompiledYara, { flat: FlatString[]; atoms: YaraAtoms; index?: AtomIndex }>();
+
+function prepared(compiled: CompiledYara): { flat: FlatString[]; atoms: YaraAtoms; index?: AtomIndex } {
+  let p = atomCache.get(compiled);
+  if (p) return p;
+  const flat: FlatString[] = [];
+  compiled.groups.forEach((g, gi) => g.matchers.forEach((ms, ri) => ms.forEach((m, si) => { if (m) flat.push({ group: gi, rule: ri, string: si, matcher: m }); })));
+  const indexed: AtomSource[] = [];
+  const entryString: number[] = [];
+  const entryAtom: number[] = [];
+  const single: (number[] | undefined)[] = new Array<number[] | undefined>(256).fill(undefined);
+  const everywhere: number[] = [];
+  flat.forEach((f, k) => f.matcher.atoms.forEach((a, ai) => {
+    const id = entryString.length;
+    entryString.push(k);
+    entryAtom.push(ai);
+    if (a.bytes.length >= 2) indexed.push({ part: id, atom: { index: 0, length: a.bytes.length, variants: [a.bytes] } });
+    else if (a.bytes.length === 1) (single[a.bytes[0]!] ??= []).push(id);
+    else everywhere.push(id);
+  }));
+  p = { flat, atoms: { indexed, entryString: Int32Array.from(entryString), entryAtom: Int32Array.from(entryAtom), single, everywhere, count: entryString.length } };
+  atomCache.set(compiled, p);
+  return p;
+}
+
+/** The atoms of compiled rules, for building a shared index (entry ids are stable for given sources). */
+export function yaraAtoms(compiled: CompiledYara): YaraAtoms {
+  return prepared(compiled).atoms;
+}
+
+/** The index of the rules' own atoms (for scanning with YARA rules alone). */
+function yaraIndex(compiled: CompiledYara): AtomIndex {
+  const p = prepared(compiled);
+  return (p.index ??= new AtomIndex(p.atoms.indexed));
+}
+
+/** How often (in atom hits or positions) the deadline is checked, as YARA checks every 4 KiB. */
+const DEADLINE_EVERY = 4096;
+
+/**
+ * The matches of one scan of one layer. Feed it every atom hit (`onHit`, from any index holding
+ * the entries of `yaraAtoms`), in increasing position order per entry; a hit seen twice (from
+ * overlapping windows) is ignored. `finish` runs the 1-byte and empty atoms, then the conditions.
+ */
+export class YaraLayer {
+  private readonly flat: FlatString[];
+  private readonly atoms: YaraAtoms;
+  private readonly found: (StringMatch[] | undefined)[];
+  private readonly full: Uint8Array;
+  private readonly last: Int32Array;
+  private readonly cap: number;
+  private ticks = 0;
+
+  constructor(private readonly compiled: CompiledYara, private readonly data: Uint8Array, private readonly opts: ScanYaraOptions = {}) {
+    const p = prepared(compiled);
+    this.flat = p.flat;
+    this.atoms = p.atoms;
+    this.found = new Array<StringMatch[] | undefined>(p.flat.length).fill(undefined);
+    this.full = new Uint8Array(p.flat.length);
+    this.last = new Int32Array(p.atoms.count).fill(-1);
+    this.cap = opts.fastMode ? 1 : Math.max(1, Math.min(opts.maxMatchesPerString ?? YARA_MAX_STRING_MATCHES, YARA_MAX_STRING_MATCHES));
   }
-  return { matched, notMatched };
+
+  /** An atom hit: entry `entry` at position `pos` of the layer's data. */
+  readonly onHit = (entry: number, pos: number): void => {
+    if (pos <= this.last[entry]!) return;
+    this.last[entry] = pos;
+    this.verify(entry, pos);
+  };
+
+  private verify(entry: number, pos: number): void {
+    if (++this.ticks % DEADLINE_EVERY === 0) this.checkDeadline();
+    const k = this.atoms.entryString[entry]!;
+    if (this.full[k]) return;
+    const got = this.flat[k]!.matcher.verify(this.data, pos, this.atoms.entryAtom[entry]!);
+    if (got.length === 0) return;
+    let list = this.found[k];
+    if (!list) this.found[k] = list = [];
+    for (const m of got) list.push(m);
+    if (list.length >= this.cap) {
+      // Keep at most `cap` distinct offsets; later matches are dropped, as YARA drops them.
+      const kept = normalizeMatches(list);
+      this.found[k] = kept.length > this.cap ? kept.slice(0, this.cap) : kept;
+      if (kept.length >= this.cap) this.full[k] = 1;
+    }
+  }
+
+  private checkDeadline(): void {
+    if (this.opts.deadline !== undefined && performance.now() > this.opts.deadline) throw new YaraScanTimeout();
+  }
+
+  /** Runs the atoms no index holds, evaluates every rule, and returns the verdicts. */
+  finish(): YaraScanResult {
+    const data = this.data;
+    const { single, everywhere } = this.atoms;
+    if (single.some((x) => x !== undefined)) {
+      for (let i = 0; i < data.length; i++) {
+        const ids = single[data[i]!];
+        if (ids) for (const id of ids) this.verify(id, i);
+        else if ((i & 0xffff) === 0) this.checkDeadline();
+      }
+    }
+    for (const id of everywhere) {
+      for (let i = 0; i <= data.length; i++) {
+        this.verify(id, i);
+      }
+    }
+    this.checkDeadline();
+    const matched: YaraRuleMatch[] = [];
+    const notMatched: CheckedRule[] = [];
+    const scan = scanContext(data, this.opts.output ? { output: this.opts.output } : {});
+    const byString = new Map<string, StringMatch[]>();
+    this.flat.forEach((f, k) => {
+      const list = this.found[k];
+      if (!list) return;
+      const kept = normalizeMatches(list);
+      byString.set(`${f.group}:${f.rule}:${f.string}`, kept.length > this.cap ? kept.slice(0, this.cap) : kept);
+    });
+    this.compiled.groups.forEach((g, gi) => {
+      const matches = g.rules.map((rule, ri) => rule.strings.map((_s, si) => byString.get(`${gi}:${ri}:${si}`) ?? []));
+      const verdicts = evaluateRules(g.rules, { data, fileSize: data.length, matches, externals: this.compiled.externals, scan });
+      g.rules.forEach((rule, i) => {
+        if (rule.isPrivate) return;
+        if (verdicts[i]) matched.push({ rule, namespace: g.namespace, strings: matches[i] ?? [] });
+        else notMatched.push(rule);
+      });
+    });
+    return { matched, notMatched };
+  }
 }
