@@ -74,7 +74,7 @@ export async function runDb(args: string[], deps: DbDeps): Promise<number> {
         deps.stdout.write(JSON.stringify({
           paths: load.paths, known: set.known, fromCache, cache: cachePath, files: set.files,
           perKind: Object.fromEntries(perKind), hashIndex: indexes.file.count, allowIndex: indexes.allow.count,
-          containers, yaraFiles: set.yaraFiles,
+          containers, yara: set.yara.map((y) => ({ file: y.file, rules: y.rules })),
         }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
         return;
       }

@@ -77,13 +77,23 @@ export class BodyDatabase {
   readonly targets = new Set<number>();
   /** Longest part per target (ClamAV's per-root `maxpatlen`), for window overlaps. */
   private readonly maxLenByTarget: Map<number, number> = new Map();
+  /**
+   * Entries of other matchers (YARA strings) sharing the index: index part ids from `parts.length`
+   * on are foreign entry `id - parts.length`, handed to `scan`'s `onForeign`.
+   */
+  readonly foreignCount: number;
 
-  constructor(inputs: readonly BodySigInput[], prebuilt?: { sigs: BodySig[]; parts: CompiledPart[]; index: AtomIndex; maxLen: Map<number, number> }) {
+  constructor(
+    inputs: readonly BodySigInput[],
+    prebuilt?: { sigs: BodySig[]; parts: CompiledPart[]; index: AtomIndex; maxLen: Map<number, number>; foreignCount: number },
+    foreign: readonly AtomSource[] = [],
+  ) {
     if (prebuilt) {
       this.sigs = prebuilt.sigs;
       this.parts = prebuilt.parts;
       this.index = prebuilt.index;
       this.maxLenByTarget = prebuilt.maxLen;
+      this.foreignCount = prebuilt.foreignCount;
       for (const s of this.sigs) this.targets.add(s.target);
       return;
     }
@@ -112,6 +122,13 @@ export class BodyDatabase {
       });
       this.targets.add(input.target);
     }
+    const base = this.parts.length;
+    let count = 0;
+    for (const f of foreign) {
+      sources.push({ part: base + f.part, atom: f.atom });
+      count = Math.max(count, f.part + 1);
+    }
+    this.foreignCount = count;
     this.index = new AtomIndex(sources);
   }
 
@@ -145,6 +162,7 @@ export class BodyDatabase {
     w.u32(this.parts.length); w.block(partw.done()); w.block(blob.done());
     w.u32(this.maxLenByTarget.size);
     for (const [t, n] of this.maxLenByTarget) { w.u8(t); w.u32(n); }
+    w.u32(this.foreignCount);
     const arrays = this.index.toArrays();
     const names = Object.keys(arrays);
     w.u32(names.length);
@@ -186,6 +204,7 @@ export class BodyDatabase {
     }
     const maxLen = new Map<number, number>();
     for (let i = r.u32(); i > 0; i--) { const t = r.u8(); maxLen.set(t, r.u32()); }
+    const foreignCount = r.u32();
     const arrays: Record<string, Int32Array> = {};
     for (let i = r.u32(); i > 0; i--) {
       const k = r.str();
@@ -193,8 +212,8 @@ export class BodyDatabase {
       // Int32Array views need 4-byte alignment: copy when the block is not aligned.
       arrays[k] = b.byteOffset % 4 === 0 ? new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Int32Array(Uint8Array.from(b).buffer);
     }
-    for (const k of ['entryPart']) for (const v of arrays[k] ?? []) if (v < 0 || v >= nparts) throw new RangeError('bad atom entry');
-    return new BodyDatabase([], { sigs, parts, index: AtomIndex.fromArrays(arrays), maxLen });
+    for (const k of ['entryPart']) for (const v of arrays[k] ?? []) if (v < 0 || v >= nparts + foreignCount) throw new RangeError('bad atom entry');
+    return new BodyDatabase([], { sigs, parts, index: AtomIndex.fromArrays(arrays), maxLen, foreignCount });
   }
 
   /** The longest pattern part among signatures of these targets. */
@@ -208,10 +227,16 @@ export class BodyDatabase {
    * Finds every part match whose atom starts in [from, to) of the subject's data, for signatures
    * whose target is in `targets`. Matches are returned in atom-position order.
    */
-  scan(subject: Subject, from: number, to: number, targets: ReadonlySet<number>, out: PartMatch[], limitPerPart = 8): void {
+  scan(subject: Subject, from: number, to: number, targets: ReadonlySet<number>, out: PartMatch[], limitPerPart = 8, onForeign?: (entry: number, pos: number) => void): void {
     const parts = this.parts;
     const sigs = this.sigs;
+    const base = parts.length;
     this.index.scan(subject.data, from, to, (partId, pos) => {
+      if (partId >= base) {
+        // A foreign entry: its position in the layer, not in the window.
+        if (onForeign) onForeign(partId - base, subject.base + pos);
+        return;
+      }
       const p = parts[partId]!;
       if (!targets.has(sigs[p.sig]!.target)) return;
       const found = verifyPart(p.nodes, p.atomIndex, subject, pos, p.leftSkip, limitPerPart);

@@ -20,6 +20,7 @@ import { normaliseText, scriptScanBlocks, scriptNormalisationApplies } from './t
 import { SCAN_WINDOW } from './scanner.js';
 import { LogicalSignatures } from './logical.js';
 import { HashIndex, HashIndexBuilder } from './hashindex.js';
+import { YaraRules } from './yaraport.js';
 
 /** Layers this small are never scanned, as in ClamAV. */
 const TINY_FILE = 5;
@@ -72,17 +73,25 @@ export class Engine {
   readonly hashIndex: HashIndex;
 
   readonly body: BodyDatabase;
+  /** The database's YARA rules, compiled (absent when it has none). */
+  readonly yara: YaraRules | undefined;
 
   constructor(readonly set: SignatureSet, indexes: HashIndexes = indexesFromSet(set), compiledBody?: BodyDatabase) {
     this.hashIndex = indexes.file;
     const logical = new LogicalSignatures(set.ldb);
-    const body = compiledBody ?? new BodyDatabase([
+    // YARA rules compile from their text (also with a compiled cache: their atom entries are in
+    // the cached index, numbered the same way for the same files).
+    const yara = set.yara.length > 0 ? new YaraRules(set.yara) : undefined;
+    this.yara = yara;
+    const yaraAtoms = yara ? yara.atoms() : [];
+    const foreignCount = yaraAtoms.reduce((n, a) => Math.max(n, a.part + 1), 0);
+    const body = compiledBody && compiledBody.foreignCount === foreignCount ? compiledBody : new BodyDatabase([
       ...set.ndb.map((s) => ({
         name: s.name, target: s.target, offset: s.offset, pattern: s.pattern, origin: s.origin,
         boyerMoore: usesBoyerMoore(s.pattern.source, offsetText(s.offset), s.target),
       })),
       ...LogicalSignatures.contentInputs(set.ldb),
-    ]);
+    ], undefined, yaraAtoms);
     this.body = body;
     // The normaliser's overlap is the longest target-7 pattern (ClamAV's maxpatlen of that root);
     // target-7 signatures with relative offsets make ClamAV scan the normalised text as a layer.
@@ -103,6 +112,7 @@ export class Engine {
         return { type, passes };
       },
       ...(indexes.allow.count > 0 ? { allow: new IndexPort(indexes.allow) } : {}),
+      ...(yara && yara.ruleCount > 0 ? { yara } : {}),
       normalise: (bytes: Uint8Array) => relative7
         ? { layer: normaliseText(bytes, { blockSize: SCAN_WINDOW + maxPatLen7 }) }
         : { blocks: scriptScanBlocks(bytes, maxPatLen7) },

@@ -22,6 +22,7 @@ import { execInfo, resolveExecOffset, type ExecInfo, type ExecKind } from '../fo
 import type { HashAlgo, OffsetSpec } from '../signatures/clamav/types.js';
 import type { BodyDatabase, BodySig, PartMatch } from './bodydb.js';
 import type { Detection } from './result.js';
+import type { YaraPort } from './yaraport.js';
 import { createHash } from 'node:crypto';
 
 /** ClamAV's scan window (SCANBUFF). */
@@ -80,6 +81,8 @@ export interface EnginePorts {
    * layer of its own (`layer`).
    */
   normalise?(bytes: Uint8Array): { blocks: { bytes: Uint8Array; offset: number }[] } | { layer: Uint8Array };
+  /** YARA rules, run like ClamAV's logical signatures of target 0; their atoms share `body`'s index. */
+  yara?: YaraPort;
 }
 
 /**
@@ -130,6 +133,8 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
   const info = engine.typeOf(head);
   const out: Detection[] = [];
   const counter = { blocks: 0 };
+  // YARA detections per source: a second raw pass over the same bytes gives the same ones.
+  const yaraMemo = new Map<Source, Detection[]>();
   const first = () => !opts.allmatch && out.length > 0;
   const result = (): LayerScan => ({ detections: opts.allmatch ? out : out.slice(0, 1), scannedBlocks: counter.blocks });
   // Executable headers are read once, for the layer's own target.
@@ -152,7 +157,7 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
       const norm = engine.normalise(src.whole);
       if ('layer' in norm) {
         // Normalised text scanned like a file of type TEXT_ASCII: targets 7 and 0, hashes, logical.
-        const found = rawPass(engine, wholeSource(norm.layer), [7, 0], 'CL_TYPE_TEXT_ASCII', undefined, false, opts, counter);
+        const found = rawPass(engine, wholeSource(norm.layer), [7, 0], 'CL_TYPE_TEXT_ASCII', undefined, false, opts, counter, yaraMemo);
         if (found.length > 0 && engine.allow && allowed(engine.allow, norm.layer)) continue;
         out.push(...found);
       } else {
@@ -164,25 +169,29 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
     // Raw passes. The HTML normaliser's outputs are approximated by the raw bytes for now.
     const typeTarget = pass.targets[0] !== 0 ? pass.targets[0] : undefined;
     const useExec = typeTarget !== undefined && typeTarget === execTarget;
-    out.push(...rawPass(engine, src, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter));
+    out.push(...rawPass(engine, src, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter, yaraMemo));
     if (first()) return result();
   }
   return result();
 }
 
-/** A raw pass: windowed body matching, then hashes, then logical signatures. */
+/** A raw pass: windowed body matching (with YARA's atoms in the same pass), then hashes, then logical signatures, then YARA rules. */
 function rawPass(
   engine: EnginePorts, src: Source, targetList: number[], fileType: string,
   exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, counter: { blocks: number },
+  yaraMemo: Map<Source, Detection[]>,
 ): Detection[] {
   const targets = new Set(targetList);
   const typeTarget = targetList[0] !== 0 ? targetList[0] : undefined;
   const out: Detection[] = [];
   const first = () => !opts.allmatch && out.length > 0;
+  // YARA rules are target-0 signatures: a layer held whole feeds them from the shared atom pass.
+  const yara = engine.yara && targets.has(0) ? engine.yara : undefined;
+  const yaraLayer = yara && src.whole && !yaraMemo.has(src) ? yara.layer(src.whole) : undefined;
   // Hashes are fed the same windows as the matcher (each byte once), as ClamAV does.
   const algos = engine.hashes ? engine.hashes.algorithmsFor(src.size) : [];
   const hashers = src.whole ? [] : algos.map((a) => createHash(a));
-  const body = windowedBody(engine.body, src, targets, typeTarget, exec, execFailed, opts, hashers.length > 0 ? (chunk) => { for (const h of hashers) h.update(chunk); } : undefined);
+  const body = windowedBody(engine.body, src, targets, typeTarget, exec, execFailed, opts, hashers.length > 0 ? (chunk) => { for (const h of hashers) h.update(chunk); } : undefined, yaraLayer?.onHit);
   out.push(...body.detections);
   // ClamAV counts each window as it reads it and stops at the first detection's window.
   const upTo = first() ? body.firstWindow + 1 : body.windowBlocks.length;
@@ -206,7 +215,31 @@ function rawPass(
       if (first()) return out;
     }
   }
+  if (yara) {
+    let found = yaraMemo.get(src);
+    if (!found) {
+      found = yaraLayer ? yaraLayer.detections(opts.layer) : yara.scan(readWhole(src), opts.layer);
+      yaraMemo.set(src, found);
+    }
+    for (const d of found) {
+      out.push(d);
+      if (first()) return out;
+    }
+  }
   return out;
+}
+
+/** A streamed layer's bytes in one buffer (YARA conditions read anywhere in the layer). */
+function readWhole(src: Source): Uint8Array {
+  if (src.whole) return src.whole;
+  const all = new Uint8Array(src.size);
+  for (let off = 0; off < src.size;) {
+    const chunk = src.read(off, Math.min(SCAN_WINDOW, src.size - off));
+    if (chunk.length === 0) return all.subarray(0, off);
+    all.set(chunk, off);
+    off += chunk.length;
+  }
+  return all;
 }
 
 /** Normalised text in buffers (ClamAV `cli_scanscript` without relative offsets): body, then logical. */
@@ -230,9 +263,10 @@ function blockPass(engine: EnginePorts, blocks: { bytes: Uint8Array; offset: num
   out.push(...finish(engine.body, collector, opts));
   for (const [k, v] of collector.subsig) subsigMatches.set(k, v);
   if (!opts.allmatch && out.length > 0) return out.slice(0, 1);
-  if (engine.logical && blocks.length > 0) {
+  if ((engine.logical || engine.yara) && blocks.length > 0) {
     const joined = Buffer.concat(blocks.map((b) => b.bytes));
-    out.push(...engine.logical.evaluate({ bytes: joined, size: joined.length, targets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches, layer: opts.layer }));
+    if (engine.logical) out.push(...engine.logical.evaluate({ bytes: joined, size: joined.length, targets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches, layer: opts.layer }));
+    if (engine.yara && targets.has(0)) out.push(...engine.yara.scan(joined, opts.layer));
   }
   return out;
 }
@@ -347,6 +381,7 @@ function finishWithWindows(body: BodyDatabase, c: Collector, opts: LayerOptions)
 function windowedBody(
   body: BodyDatabase, src: Source, targets: ReadonlySet<number>, typeTarget: number | undefined,
   exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, feed?: (chunk: Uint8Array) => void,
+  onForeign?: (entry: number, pos: number) => void,
 ): { detections: Detection[]; subsigMatches: Map<string, number[]>; windowBlocks: number[]; firstWindow: number } {
   const c = newCollector();
   const windowBlocks: number[] = [];
@@ -362,7 +397,7 @@ function windowedBody(
     // The window's end counts as end of data for right-edge classes, as in ClamAV.
     const subject = { data, base: offset, layerLength: offset + n };
     const matches: PartMatch[] = [];
-    body.scan(subject, 0, n, targets, matches);
+    body.scan(subject, 0, n, targets, matches, undefined, onForeign);
     collect(body, matches, c, window, data, offset, typeTarget, exec, execFailed, false, opts);
     windowBlocks.push(Math.floor(n / COUNT_PRECISION));
     if (n < SCAN_WINDOW) break;

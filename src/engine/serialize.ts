@@ -2,9 +2,10 @@
  * The compiled-database cache: a loaded database ⇄ one file, so that start-up parses no text and
  * builds no syntax trees.
  *
- * Layout: `VIGILDB3`; the SHA-256 of everything after it; then four length-prefixed blocks:
- * a JSON document with the load's metadata and the logical signatures (their content patterns
- * stripped: those live in the body block); the compiled body database (`BodyDatabase.serialize`:
+ * Layout: `VIGILDB4`; the SHA-256 of everything after it; then four length-prefixed blocks:
+ * a JSON document with the load's metadata, the logical signatures (their content patterns
+ * stripped: those live in the body block) and the YARA files' text (compiled again at load; their
+ * atoms are in the body block's index); the compiled body database (`BodyDatabase.serialize`:
  * atom index arrays and encoded parts, decoded lazily); the whole-file hash index and the
  * allow-list index (`HashIndex.serialize`). The digest is checked before anything is used, so a
  * damaged cache is refused (the caller rebuilds it), never half-used.
@@ -16,7 +17,7 @@ import { BodyDatabase } from './bodydb.js';
 import type { HashIndexes } from './engine.js';
 import { HashIndex } from './hashindex.js';
 
-const MAGIC = Buffer.from('VIGILDB3', 'latin1');
+const MAGIC = Buffer.from('VIGILDB4', 'latin1');
 
 export interface CompiledDatabase {
   set: SignatureSet;
@@ -33,7 +34,7 @@ function stripLdb(ldb: readonly LdbSig[]): LdbSig[] {
 }
 
 export function serializeDatabase(set: SignatureSet, indexes: HashIndexes, body: BodyDatabase): Buffer {
-  const meta = { ldb: stripLdb(set.ldb), cdb: set.cdb, yaraFiles: set.yaraFiles, known: set.known, files: set.files, daily: set.daily, ndbCount: set.ndb.length };
+  const meta = { ldb: stripLdb(set.ldb), cdb: set.cdb, yara: set.yara, known: set.known, files: set.files, daily: set.daily, ndbCount: set.ndb.length };
   const json = Buffer.from(JSON.stringify(meta, (_k, v: unknown) => (v === Infinity ? -1 : typeof v === 'bigint' ? { $big: v.toString() } : v)), 'utf8');
   const blocks = [json, body.serialize(), indexes.file.serialize(), indexes.allow.serialize()];
   const parts: Uint8Array[] = [];
@@ -71,7 +72,7 @@ export function deserializeDatabase(buf: Uint8Array): CompiledDatabase | undefin
   try {
     // No reviver (it would run on every key): the only values JSON cannot carry are the bigints
     // of byte-compare comparisons, restored here (patterns, with their Infinity gaps, are not in it).
-    const meta = JSON.parse(json.toString('utf8')) as Pick<SignatureSet, 'ldb' | 'cdb' | 'yaraFiles' | 'known' | 'files' | 'daily'>;
+    const meta = JSON.parse(json.toString('utf8')) as Pick<SignatureSet, 'ldb' | 'cdb' | 'yara' | 'known' | 'files' | 'daily'>;
     for (const sig of meta.ldb) {
       for (const sub of sig.subsigs) {
         if (sub.k !== 'bytecmp') continue;

@@ -200,7 +200,7 @@ export class YaraLayer {
   }
 
   /** An atom hit: entry `entry` at position `pos` of the layer's data. */
-  readonly onHit = (entry: number, pos: number): void => {
+  readonly onHit: (entry: number, pos: number) => void = (entry, pos) => {
     if (pos <= this.last[entry]!) return;
     this.last[entry] = pos;
     this.verify(entry, pos);

@@ -12,6 +12,9 @@
  * extension is not a database extension are ignored in directories; named explicitly, an unknown
  * extension is skipped with a warning, as ClamAV does.
  */
+import { checkYara } from '../yara/check.js';
+import { DEFAULT_MODULES } from '../yara/modules-catalog.js';
+import { parseYara } from '../yara/parser.js';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Diagnostic } from '../../core/diagnostics.js';
@@ -51,12 +54,21 @@ export interface LoadedHash {
   allow: boolean;
 }
 
+/** A YARA rule file of a database: its text (latin1, byte for byte) and what it holds. */
+export interface LoadedYara {
+  file: string;
+  text: string;
+  rules: number;
+  official: boolean;
+}
+
 export interface SignatureSet {
   ndb: NdbSig[];
   ldb: LdbSig[];
   cdb: CdbSig[];
   hashes: LoadedHash[];
-  yaraFiles: string[];
+  /** YARA rule files that parsed and checked (their rules are compiled by the engine). */
+  yara: LoadedYara[];
   /** clamscan's "Known viruses" count. */
   known: number;
   /** Each database file loaded, with how many signatures it contributed. */
@@ -88,7 +100,7 @@ function priority(name: string): number {
 }
 
 export function loadSignatures(opts: LoadOptions): SignatureSet {
-  const set: SignatureSet = { ndb: [], ldb: [], cdb: [], hashes: [], yaraFiles: [], known: 0, files: [], diagnostics: [], ok: true };
+  const set: SignatureSet = { ndb: [], ldb: [], cdb: [], hashes: [], yara: [], known: 0, files: [], diagnostics: [], ok: true };
   const ignore = new IgnoreSet();
   const trusted = new Set((opts.trustedPaths ?? []).map((t) => resolve(t)));
   for (const path of opts.paths) {
@@ -233,8 +245,18 @@ function loadMember(display: string, name: string, data: Uint8Array, set: Signat
     for (const s of r.sigs) set.cdb.push({ ...s, name: reportedName(s.name, official) });
     record('cdb', r.sigs.length);
   } else if (ext('.yar') || ext('.yara')) {
-    set.yaraFiles.push(display);
-    set.diagnostics.push({ code: 'vigil.yara.unsupported', severity: 'warning', message: `${display}: YARA rules are not supported by this version yet; the file was not loaded`, location: { file: display, line: 0, column: 0 } });
+    // As in ClamAV, a YARA file that does not compile is skipped with a warning; the load goes on.
+    const text = Buffer.from(data).toString('latin1');
+    const parsed = parseYara(data, display);
+    const checked = parsed.diagnostics.some((d) => d.severity === 'error') ? undefined : checkYara(parsed.ast, { modules: DEFAULT_MODULES, source: data, file: display });
+    const problems = [...parsed.diagnostics, ...(checked?.diagnostics ?? [])].filter((d) => d.severity === 'error');
+    if (!checked || problems.length > 0) {
+      for (const d of problems) set.diagnostics.push({ ...d, severity: 'warning' });
+      set.diagnostics.push({ code: 'vigil.yara.skipped', severity: 'warning', message: `${display}: YARA rules failed to compile; the file was skipped`, location: { file: display, line: 0, column: 0 } });
+      return;
+    }
+    set.yara.push({ file: display, text, rules: checked.rules.length, official });
+    record('yara', checked.rules.length);
   } else {
     set.diagnostics.push({ code: 'clamav.db.unknown-extension', severity: 'warning', message: `unknown extension - skipping ${display}`, location: { file: display, line: 0, column: 0 } });
   }
