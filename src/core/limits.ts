@@ -65,6 +65,22 @@ export const ENGINE_LIMITS = Object.freeze({
 });
 
 /** Parses ClamAV-style sizes: `100`, `100K`, `100M`, `1G` (case-insensitive). Returns undefined on bad input. */
+/** YARA's own limits, with the names its sources give them; the YARA engine reads them from here. */
+export const YARA_LIMITS = Object.freeze({
+  /** Matches kept per string (YR_MAX_STRING_MATCHES); later ones are dropped. */
+  maxStringMatches: 1_000_000,
+  /** Farthest a regex or hex-string match reaches from its start (RE_SCAN_LIMIT). */
+  scanLimit: 4096,
+  /** Jumps longer than this split a hex string into chained pieces (YR_STRING_CHAINING_THRESHOLD). */
+  chainingThreshold: 200,
+  /** Bytes of a match kept as its data (YR_CONFIG_MAX_MATCH_DATA): what `-s` prints. */
+  maxMatchData: 512,
+  /** The deadline of a scan (`-a`) is checked every this many atom hits or positions (YARA: every 4 KiB). */
+  deadlineCheckEvery: 4096,
+  /** Default scan timeout of `vigil yara` in seconds (yara's `-a` default: 1,000,000). */
+  defaultTimeout: 1_000_000,
+});
+
 export function parseSize(text: string): number | undefined {
   const m = /^(\d+)([kKmMgG]?)$/.exec(text.trim());
   if (!m) return undefined;

@@ -14,6 +14,7 @@
  * rules' own index (`scanYara`), or the index shared with ClamAV's body signatures (`vigil scan`).
  */
 import type { Diagnostic } from '../../core/diagnostics.js';
+import { YARA_LIMITS } from '../../core/limits.js';
 import { checkYara, type ExternalValue } from '../../signatures/yara/check.js';
 import type { CheckedRule } from '../../signatures/yara/ir.js';
 import { DEFAULT_MODULES } from '../../signatures/yara/modules-catalog.js';
@@ -172,8 +173,7 @@ function yaraIndex(compiled: CompiledYara): AtomIndex {
   return (p.index ??= new AtomIndex(p.atoms.indexed));
 }
 
-/** How often (in atom hits or positions) the deadline is checked, as YARA checks every 4 KiB. */
-const DEADLINE_EVERY = 4096;
+const DEADLINE_EVERY = YARA_LIMITS.deadlineCheckEvery;
 
 /**
  * The matches of one scan of one layer. Feed it every atom hit (`onHit`, from any index holding
