@@ -50,7 +50,7 @@ export async function runDb(args: string[], deps: DbDeps): Promise<number> {
       }
       const ms = performance.now() - t;
       deps.stdout.write(`Compiled ${set.known} signatures from ${set.files.length} files in ${ms.toFixed(0)} ms\n`);
-      deps.stdout.write(`  body: ${set.ndb.length} (${body.parts.length} pattern parts), logical: ${set.ldb.length}, hash: ${indexes.file.count}, allow-list: ${indexes.allow.count}, container metadata: ${set.cdb.length}\n`);
+      deps.stdout.write(`  body: ${set.ndb.length} (${body.parts.length} pattern parts), logical: ${set.ldb.length}, hash: ${indexes.file.count}, allow-list: ${indexes.allow.count}, container metadata: ${set.cdb.length}, yara: ${set.yara.reduce((n, y) => n + y.rules, 0)} rules\n`);
       deps.stdout.write(`Cache: ${cachePath}\n`);
     });
 

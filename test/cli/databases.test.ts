@@ -97,3 +97,27 @@ test('vigil scan finds EICAR with the database shipped in the package', () => {
   assert.match(r.out, /eicar\.com: Vigil\.Test\.EICAR-NDB FOUND/);
   assert.match(r.out, /clean\.txt: OK/);
 });
+
+test('YARA rules in a database: found with ClamAV names, also through the compiled cache and with -j 2; a file that does not compile is skipped with a warning', () => {
+  const dir = work();
+  const home = join(dir, 'home');
+  writeFileSync(join(dir, 'rules.yar'), 'import "math"\nrule Greeting : demo {\n  strings: $a = "see here" wide ascii\n  condition: $a and math.entropy(0, filesize) > 1\n}\nprivate rule Hidden { strings: $h = "nothing" condition: $h }\nrule UsesHidden { condition: Hidden }\n');
+  writeFileSync(join(dir, 'broken.yar'), 'rule Broken { strings: $a = "x" condition: $b }\n');
+  const args = ['--no-summary', '-d', join(dir, 'rules.yar'), '-d', join(dir, 'broken.yar'), join(dir, 'clean.txt'), join(dir, 'eicar.com')];
+  const want = `${join(dir, 'clean.txt')}: YARA.Greeting.UNOFFICIAL FOUND\n${join(dir, 'eicar.com')}: OK\n`;
+  const first = vigil(args, home);
+  assert.equal(first.code, 1, first.err);
+  assert.equal(first.out, want);
+  assert.match(first.err, /broken\.yar.*skipped/);
+  const compiled = spawnSync(process.execPath, [BIN, 'db', 'compile', '-d', join(dir, 'rules.yar')], { encoding: 'utf8', env: { ...process.env, VIGIL_HOME: home } });
+  assert.equal(compiled.status, 0, compiled.stderr);
+  assert.match(compiled.stdout, /yara: 3 rules/);
+  const cachedArgs = ['--no-summary', '-d', join(dir, 'rules.yar'), join(dir, 'clean.txt'), join(dir, 'eicar.com')];
+  assert.equal(vigil(cachedArgs, home).out, want);
+  const all = vigil(['--allmatch', '-j', '2', ...cachedArgs], home);
+  // Text gets a raw and a normalised pass and YARA rules run in both, as in ClamAV: with
+  // --allmatch a rule matching both is reported twice. The private rule is never reported.
+  assert.equal(all.out.split('\n').filter((l) => l.includes('YARA.UsesHidden')).length, 2, all.out);
+  assert.doesNotMatch(all.out, /YARA\.Hidden/);
+  assert.equal(all.code, 1);
+});
