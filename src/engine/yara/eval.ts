@@ -34,7 +34,7 @@ import type { ExternalValue } from '../../signatures/yara/check.js';
 import { compileRegex } from '../regex/compile.js';
 import type { CompiledRegex } from '../regex/vm.js';
 import { getModule } from './modules/index.js';
-import { resolveOverload, type Declaration, type ModuleData, type ScanContext, type YaraModule, type YaraType, type YaraValue } from './modules/types.js';
+import { resolveOverload, type Declaration, type ModuleData, type ScanContext, type YaraArg, type YaraModule, type YaraType, type YaraValue } from './modules/types.js';
 
 /** One match of a string: where it starts and how many bytes it covers. */
 export interface StringMatch {
@@ -212,14 +212,7 @@ class Evaluator {
         if (!(s instanceof Uint8Array)) return undefined;
         const re = this.regex(e.regex);
         if (!re) return undefined;
-        // A match may be empty but must start inside the string (so "" matches nothing).
-        let found = false;
-        re.findAll(s, 0, s.length, () => {
-          found = true;
-          return false;
-        });
-        for (let i = 0; !found && i < s.length; i++) found = re.matchAt(s, i) >= 0;
-        return found;
+        return regexFinds(re, s);
       }
       case 'of':
         return this.of(e);
@@ -276,10 +269,18 @@ class Evaluator {
   private call(e: Extract<CheckedExpr, { kind: 'call' }>): Val {
     const callee = this.eval(e.callee);
     if (!isNode(callee) || callee.decl.kind !== 'function') return undefined;
-    const args: YaraValue[] = [];
+    const args: YaraArg[] = [];
     const types: YaraType[] = [];
     for (const a of e.args) {
       const t = a.type.kind;
+      if (t === 'regexp' && a.kind === 'regex') {
+        // A regexp argument (`pe.exports(/re/)`): handed over as a test with `matches` semantics.
+        const re = this.regex(a.regex);
+        if (!re) return undefined;
+        args.push({ kind: 'regexp', source: a.regex.pattern, test: (s) => regexFinds(re, s) });
+        types.push('regexp');
+        continue;
+      }
       if (t !== 'integer' && t !== 'float' && t !== 'string' && t !== 'boolean') return undefined;
       let v = this.eval(a);
       if (v === undefined || isNode(v)) return undefined;
@@ -504,6 +505,17 @@ class Evaluator {
     }
     return this.quantify(q, hits, n);
   }
+}
+
+/** `matches` semantics: a match, possibly empty, starting inside `s` (so "" matches nothing). */
+function regexFinds(re: CompiledRegex, s: Uint8Array): boolean {
+  let found = false;
+  re.findAll(s, 0, s.length, () => {
+    found = true;
+    return false;
+  });
+  for (let i = 0; !found && i < s.length; i++) found = re.matchAt(s, i) >= 0;
+  return found;
 }
 
 function isNode(v: Val): v is ModuleNode {

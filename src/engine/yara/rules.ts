@@ -24,7 +24,7 @@ import { evaluateRules } from './eval.js';
 import { scanContext } from './modules/types.js';
 import { AtomIndex, type AtomSource } from '../atoms.js';
 import { compileString, normalizeMatches, YARA_MAX_STRING_MATCHES, type StringMatch, type StringMatcher } from './strings.js';
-import { yaraWarnings } from './warnings.js';
+import { yaraStringErrors, yaraWarnings } from './warnings.js';
 
 export interface YaraSource {
   file: string;
@@ -54,13 +54,20 @@ export interface YaraCompileResult {
 }
 
 /** Compiles several rule files as one set (as `yara` does with several rule arguments). */
-export function compileYara(sources: readonly YaraSource[], opts: { externals?: Record<string, ExternalValue>; strictEscape?: boolean } = {}): YaraCompileResult {
+export interface CompileYaraOptions {
+  externals?: Record<string, ExternalValue>;
+  strictEscape?: boolean;
+  /** Reads the file of an `include` (the path yara would open); without it includes are not followed. */
+  include?: (path: string) => string | Uint8Array | undefined;
+}
+
+export function compileYara(sources: readonly YaraSource[], opts: CompileYaraOptions = {}): YaraCompileResult {
   const diagnostics: Diagnostic[] = [];
   const parsed: YaraCompileResult['parsed'] = [];
   const groups: CompiledGroup[] = [];
   const externals = opts.externals ?? {};
   for (const src of sources) {
-    const p = parseYara(src.text, src.file, { strictEscape: !!opts.strictEscape });
+    const p = parseYara(src.text, src.file, { strictEscape: !!opts.strictEscape, ...(opts.include ? { include: opts.include } : {}) });
     parsed.push({ file: src.file, text: src.text, ast: p.ast });
     diagnostics.push(...p.diagnostics);
     if (p.diagnostics.some((d) => d.severity === 'error')) continue;
@@ -69,10 +76,10 @@ export function compileYara(sources: readonly YaraSource[], opts: { externals?: 
     if (c.diagnostics.some((d) => d.severity === 'error')) continue;
     const matchers = c.rules.map((rule) => rule.strings.map((s) => {
       const r = compileString(s.def);
-      diagnostics.push(...r.diagnostics);
+      diagnostics.push(...yaraStringErrors(s.def, r.diagnostics, rule.origin?.file ?? src.file, rule.origin?.source ?? src.text));
       return r.matcher;
     }));
-    diagnostics.push(...yaraWarnings({ file: src.file, ast: p.ast, rules: c.rules, matchers }));
+    diagnostics.push(...yaraWarnings({ file: src.file, ast: p.ast, rules: c.rules, matchers, source: src.text }));
     groups.push({ namespace: src.namespace ?? 'default', rules: c.rules, matchers });
   }
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, parsed };

@@ -6,7 +6,8 @@
  *
  * Every node carries `span`: byte offsets into the UTF-8 encoding of the source (`start` inclusive,
  * `end` exclusive), so diagnostics from later stages (checker, compiler) can point at the text
- * without the parser's tokens. Text values are kept as bytes, because YARA strings are byte
+ * without the parser's tokens (nodes read from an included file carry `origin`, and their spans
+ * point into that file's bytes). Text values are kept as bytes, because YARA strings are byte
  * strings: `"é"` is two bytes, `"\xff"` one. Integers are `bigint` (YARA integers are int64 and
  * must not lose precision above 2^53). The tree is syntax only: no name resolution, no types. A
  * rule with a syntax error is still in the tree with what could be read of it: its header, the
@@ -31,16 +32,35 @@ export interface RuleFile {
   rules: Rule[];
 }
 
+/**
+ * The file a node was read from, when it is not the parsed file itself but one reached through
+ * `include` (see `ParseOptions.include`). The node's spans are byte offsets into `source`.
+ */
+export interface Origin {
+  /** The included file's name as yara builds it (the includer's directory joined to the path). */
+  file: string;
+  source: Uint8Array;
+}
+
 export interface Import {
   kind: 'import';
   span: Span;
   module: string;
+  /** Set when the import comes from an included file. */
+  origin?: Origin;
+  /**
+   * How many rules of the file (included ones counted) precede the import: yara knows a module
+   * only from its import on, so rules before it cannot use it. Absent means 0.
+   */
+  rulesBefore?: number;
 }
 
 export interface Include {
   kind: 'include';
   span: Span;
   path: string;
+  /** Set when the include comes from an included file. */
+  origin?: Origin;
 }
 
 export interface Rule {
@@ -54,6 +74,8 @@ export interface Rule {
   strings: StringDef[];
   /** Null only when the condition could not be parsed at all. */
   condition: Expr | null;
+  /** Set when the rule comes from an included file. */
+  origin?: Origin;
 }
 
 export type MetaValue =

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { parseYara } from './parser.js';
 import { checkYara, type CheckOptions } from './check.js';
 import type { CheckedExpr } from './ir.js';
-import { DEFAULT_MODULES, YARA_4_2_MODULES } from './modules-catalog.js';
+import { DEFAULT_MODULES, YARA_4_2_MODULES, YARA_4_5_MODULES, moduleCatalog } from './modules-catalog.js';
 
 function check(src: string, opts: Partial<CheckOptions> = {}) {
   const { ast, diagnostics } = parseYara(src, 't.yar');
@@ -89,6 +89,43 @@ test('checkYara knows modules only after import and only those in the catalog', 
   assert.deepEqual(codes('rule a { condition: math.entropy(0, 1) > 1.0 }'), ['yara.check.undefined-identifier']);
   assert.deepEqual(codes('import "string"\nrule a { condition: true }'), ['yara.check.unknown-module']);
   assert.deepEqual(codes('import "string"\nrule a { condition: string.length("x") == 1 }', { modules: DEFAULT_MODULES }), []);
+});
+
+test('the module catalogs follow each yara version and the default accepts both', () => {
+  const v42 = 'import "pe"\nrule a { condition: pe.delay_import_details[0].number_of_function > 0 }';
+  const v45 = 'import "pe"\nrule a { condition: pe.delayed_import_details[0].number_of_functions > 0 and pe.import_rva("k", "f") > 0 }';
+  assert.deepEqual(codes(v42), []);
+  assert.deepEqual(codes(v45), ['yara.check.invalid-field', 'yara.check.invalid-field']);
+  assert.deepEqual(codes(v42, { modules: YARA_4_5_MODULES }), ['yara.check.invalid-field']);
+  assert.deepEqual(codes(v45, { modules: YARA_4_5_MODULES }), []);
+  assert.deepEqual(codes(v42, { modules: DEFAULT_MODULES }), []);
+  assert.deepEqual(codes(v45, { modules: DEFAULT_MODULES }), []);
+  // Constants, overloads inside structures and arrays of structures with functions.
+  assert.deepEqual(codes('import "pe"\nrule a { condition: pe.machine == pe.MACHINE_I386 and pe.rich_signature.toolid(1, 2) > 0 and pe.signatures[0].valid_on(0) }'), []);
+  assert.deepEqual(Object.keys(moduleCatalog('4.2')).sort(), ['console', 'cuckoo', 'dex', 'dotnet', 'elf', 'hash', 'macho', 'magic', 'math', 'pe', 'tests', 'time']);
+  assert.ok('string' in YARA_4_5_MODULES && !('string' in YARA_4_2_MODULES));
+});
+
+test('checkYara names a call by its argument codes in messages, as yara does', () => {
+  const first = (src: string): string | undefined => check(src).diagnostics[0]?.message;
+  assert.equal(first('import "pe"\nrule a { condition: pe.imports("k", 1).x == 1 }'), '"si" is not a structure');
+  assert.equal(first('import "pe"\nrule a { condition: pe.is_dll()() == 1 }'), '"" is not a function');
+  assert.equal(first('import "pe"\nrule a { condition: pe.sections[0]() == 1 }'), '"sections" is not a function');
+});
+
+test('checkYara locates diagnostics of included rules in their own file and resolves across files', () => {
+  const files: Record<string, string> = { 'sub/a.yar': 'rule a { condition: true }\n\nrule bad { condition: nothere }\n' };
+  const src = 'include "sub/a.yar"\nrule main { condition: a }\nrule a { condition: true }\n';
+  const { ast, diagnostics } = parseYara(src, 'main.yar', { include: (p) => files[p] });
+  assert.deepEqual(diagnostics, []);
+  const r = checkYara(ast, { modules: YARA_4_2_MODULES, source: src, file: 'main.yar' });
+  assert.deepEqual(r.diagnostics.map((d) => `${d.location?.file}(${d.location?.line}): ${d.message}`), [
+    'sub/a.yar(3): undefined identifier "nothere"',
+    'main.yar(3): duplicated identifier "a"',
+  ]);
+  const main = r.rules.find((x) => x.name === 'main');
+  assert.ok(main?.condition?.kind === 'rule' && main.condition.index === 0);
+  assert.equal(r.rules[0]?.origin?.file, 'sub/a.yar');
 });
 
 test('checkYara survives a rule whose condition failed to parse', () => {

@@ -17,7 +17,7 @@
  */
 
 import { error, warning, type Diagnostic, type Location } from '../../core/diagnostics.js';
-import type { Expr, Iterable, Quantifier, RangeExpr, Rule, RuleFile, SetItem, Span } from './ast.js';
+import type { Expr, Iterable, Origin, Quantifier, RangeExpr, Rule, RuleFile, SetItem, Span } from './ast.js';
 import type { CheckedExpr, CheckedIterable, CheckedQuantifier, CheckedRule, CheckedString, ValueType } from './ir.js';
 import type { ArgCode, ModuleCatalog, ModuleType } from './modules-catalog.js';
 
@@ -89,6 +89,11 @@ class Checker {
   private readonly externals = new Map<string, ValueType>();
   /** Prefixes of `of (name*)` rule sets already used: later rules may not extend them. */
   private readonly wildcardPrefixes: string[] = [];
+  /** The included file the node being checked comes from; undefined for the parsed file itself. */
+  private origin: Origin | undefined;
+  private readonly originLineStarts = new WeakMap<Uint8Array, number[]>();
+  /** Argument codes of each call checked so far: yara's name for a call in messages (see describe). */
+  private readonly callSignatures = new WeakMap<Expr, string>();
   private ctx!: RuleCtx;
 
   constructor(
@@ -107,16 +112,30 @@ class Checker {
     }
   }
 
+  /** Line starts of an included file's bytes, computed once per file. */
+  private originLines(o: Origin): number[] {
+    let starts = this.originLineStarts.get(o.source);
+    if (!starts) {
+      starts = [0];
+      for (let k = 0; k < o.source.length; k++) if (o.source[k] === 0x0a) starts.push(k + 1);
+      this.originLineStarts.set(o.source, starts);
+    }
+    return starts;
+  }
+
+  /** Where a span of the node being checked lies: in the parsed file, or in `this.origin`'s file. */
   private loc(s: Span): Location {
+    const starts = this.origin ? this.originLines(this.origin) : this.lineStarts;
     let lo = 0;
-    let hi = this.lineStarts.length - 1;
+    let hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if ((this.lineStarts[mid] as number) <= s.start) lo = mid;
+      if ((starts[mid] as number) <= s.start) lo = mid;
       else hi = mid - 1;
     }
-    const line = this.opts.source === undefined ? 0 : lo + 1;
-    return { file: this.file, line, column: s.start - (this.lineStarts[lo] as number) + 1, length: Math.max(1, s.end - s.start) };
+    const line = this.opts.source === undefined && !this.origin ? 0 : lo + 1;
+    const file = this.origin ? this.origin.file : this.file;
+    return { file, line, column: s.start - (starts[lo] as number) + 1, length: Math.max(1, s.end - s.start) };
   }
 
   err(code: string, message: string, s: Span): void {
@@ -129,11 +148,15 @@ class Checker {
 
   run(): CheckedRule[] {
     for (const imp of this.ast.imports) {
+      this.origin = imp.origin;
       if (!Object.hasOwn(this.opts.modules, imp.module)) this.err('unknown-module', `unknown module "${imp.module}"`, imp.span);
-      else this.imported.add(imp.module);
     }
+    // A module is known from its import on: rules written before the import cannot use it.
+    const known = this.ast.imports.filter((imp) => Object.hasOwn(this.opts.modules, imp.module));
     const out: CheckedRule[] = [];
     for (const rule of this.ast.rules) {
+      for (const imp of known) if ((imp.rulesBefore ?? 0) <= out.length) this.imported.add(imp.module);
+      this.origin = rule.origin;
       const index = out.length;
       if (this.wildcardPrefixes.some((p) => rule.name.name.startsWith(p))) {
         this.err('wildcard-rule-set-extended', `rule identifier "${rule.name.name}" matches previously used wildcard rule set`, rule.name.span);
@@ -146,6 +169,7 @@ class Checker {
       }
       out.push(this.checkRule(rule, index));
     }
+    this.origin = undefined;
     return out;
   }
 
@@ -189,6 +213,7 @@ class Checker {
       condition,
       slots: this.ctx.slots,
       modules: [...this.ctx.modules],
+      ...(rule.origin ? { origin: rule.origin } : {}),
     };
   }
 
@@ -437,7 +462,7 @@ class Checker {
     const object = this.expr(e.object);
     if (isUnknown(object.type)) return this.bad(e);
     if (object.type.kind !== 'struct') {
-      this.err('not-a-structure', `"${describe(e.object)}" is not a structure`, e.object.span);
+      this.err('not-a-structure', `"${describe(e.object, this.callSignatures)}" is not a structure`, e.object.span);
       return this.bad(e);
     }
     const t = Object.hasOwn(object.type.fields, e.field.name) ? object.type.fields[e.field.name] : undefined;
@@ -460,7 +485,7 @@ class Checker {
       this.want(index, (t) => t.kind === 'string', 'dictionary keys must be of string type', e.index.span);
       return this.node(e, fromModule(object.type.of), { kind: 'index', object, index });
     }
-    this.err('not-indexable', `"${describe(e.object)}" is not an array or dictionary`, e.object.span);
+    this.err('not-indexable', `"${describe(e.object, this.callSignatures)}" is not an array or dictionary`, e.object.span);
     return this.bad(e);
   }
 
@@ -469,11 +494,12 @@ class Checker {
     const args = e.args.map((a) => this.value(a));
     if (isUnknown(callee.type)) return this.bad(e);
     if (callee.type.kind !== 'function') {
-      this.err('not-a-function', `"${describe(e.callee)}" is not a function`, e.callee.span);
+      this.err('not-a-function', `"${describe(e.callee, this.callSignatures)}" is not a function`, e.callee.span);
       return this.bad(e);
     }
     if (args.some((a) => isUnknown(a.type))) return this.bad(e);
     const codes = args.map((a) => argCode(a.type));
+    this.callSignatures.set(e, codes.join(''));
     const overload = callee.type.overloads.findIndex((o) => o.args.length === codes.length && o.args.every((c, k) => c === codes[k]));
     const chosen = callee.type.overloads[overload];
     if (!chosen) {
@@ -659,7 +685,7 @@ class Checker {
     }
     const expr = this.expr(it.expr);
     if (isUnknown(expr.type)) return {};
-    const name = describe(it.expr);
+    const name = describe(it.expr, this.callSignatures);
     if (expr.type.kind === 'array') {
       if (nvars !== 1) {
         this.err('loop-arity', `iterator for "${name}" yields a single item on each iteration, but the loop expects ${nvars}`, it.span);
@@ -697,10 +723,17 @@ function constInt(c: CheckedExpr): bigint | undefined {
 }
 
 /** The last name in an access path (`pe.sections` → `sections`), as yara names it in messages. */
-function describe(e: Expr): string {
+/**
+ * The name yara gives an expression in its messages: the identifier for a name or a field, the
+ * indexed object's name for `a[i]`, and for a call the argument codes of the call (`"s" is not a
+ * structure` for `pe.imports("a").x`, `"" is not a function` for `pe.imphash()()`): yara's parser
+ * keeps a call's argument signature where other expressions keep their identifier.
+ */
+function describe(e: Expr, callSignatures?: WeakMap<Expr, string>): string {
   if (e.kind === 'ident') return e.name;
   if (e.kind === 'field') return e.field.name;
-  if (e.kind === 'index' || e.kind === 'call') return describe(e.kind === 'index' ? e.object : e.callee);
+  if (e.kind === 'index') return describe(e.object, callSignatures);
+  if (e.kind === 'call') return callSignatures?.get(e) ?? describe(e.callee, callSignatures);
   return '';
 }
 

@@ -11,7 +11,7 @@
  * structures, arrays, dictionaries and functions come from the ModuleCatalog (modules-catalog.ts).
  */
 
-import type { MetaEntry, Modifier, RegexLiteral, Span, StringDef, IntReader, BinaryOp, UnaryOp } from './ast.js';
+import type { MetaEntry, Modifier, Origin, RegexLiteral, Span, StringDef, IntReader, BinaryOp, UnaryOp } from './ast.js';
 import type { ModuleType } from './modules-catalog.js';
 
 export type ScalarType = 'integer' | 'float' | 'string' | 'boolean' | 'regexp';
@@ -97,4 +97,6 @@ export interface CheckedRule {
   slots: number;
   /** Modules the condition reads from. */
   modules: string[];
+  /** The included file the rule was read from (its spans point there); absent for the parsed file. */
+  origin?: Origin;
 }

@@ -353,3 +353,43 @@ test('renderYaraDiagnostics prints diagnostics the way yara does', () => {
     'test.yar(2): error: syntax error, unexpected identifier "foo", expecting <rule>\n' + 'error: rule "a" in test.yar(5): syntax error, unexpected \'}\'\n',
   );
 });
+
+test('parseYara follows includes as yara does when given a reader', () => {
+  const files: Record<string, string> = {
+    'rules/index.yar': 'include "a.yar"\nrule main { condition: a }\n',
+    'rules/a.yar': 'import "pe"\ninclude "sub/b.yar"\nrule a { condition: b }\n',
+    'rules/sub/b.yar': 'rule b {\n condition: true and\n}\n',
+    'rules/loop.yar': 'include "loop.yar"\n',
+    'rules/bad.yar': 'rule first { condition: true }\ninclude "missing.yar"\n',
+  };
+  const opened: string[] = [];
+  const read = (p: string): string | undefined => {
+    opened.push(p);
+    return files[p];
+  };
+  const r = parseYara(files['rules/index.yar'] as string, 'rules/index.yar', { include: read });
+  // Paths are resolved against the including file's directory, nested includes against theirs.
+  assert.deepEqual(opened, ['rules/a.yar', 'rules/sub/b.yar']);
+  assert.deepEqual(r.ast.rules.map((x) => `${x.name.name}@${x.origin?.file ?? '-'}`), ['b@rules/sub/b.yar', 'a@rules/a.yar', 'main@-']);
+  assert.deepEqual(r.ast.imports.map((i) => `${i.module}@${i.origin?.file}`), ['pe@rules/a.yar']);
+  // A diagnostic of an included file names that file and its own line.
+  assert.deepEqual(r.diagnostics.map((d) => `${d.location?.file}(${d.location?.line}): ${d.message}`), [
+    "rules/sub/b.yar(3): syntax error, unexpected '}'",
+  ]);
+  const loop = parseYara(files['rules/loop.yar'] as string, 'rules/loop.yar', { include: read });
+  assert.deepEqual(loop.diagnostics.map((d) => `${d.location?.file}(${d.location?.line}): ${d.code} ${d.message}`), [
+    'rules/loop.yar(1): yara.include.circular includes circular reference',
+  ]);
+  const bad = parseYara(files['rules/bad.yar'] as string, 'rules/bad.yar', { include: read });
+  assert.deepEqual(bad.diagnostics.map((d) => `${d.location?.line}: ${d.message}`), ["2: can't open include file: missing.yar"]);
+  // Without a reader, includes are recorded and not followed.
+  assert.deepEqual(parse('include "x.yar"\nrule r { condition: true }').ast.rules.map((x) => x.name.name), ['r']);
+});
+
+test('parseYara refuses includes nested deeper than yara allows', () => {
+  // "./d.yar" names a different path at each level, so only the depth limit stops it, as in yara.
+  const r = parseYara('include "./d.yar"\n', 'd.yar', { include: () => 'include "./d.yar"\n' });
+  const d = r.diagnostics[0];
+  assert.equal(d?.message, 'includes depth exceeded');
+  assert.equal(d?.location?.file, `${'./'.repeat(15)}d.yar`);
+});

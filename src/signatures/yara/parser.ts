@@ -12,6 +12,12 @@
  * error for each. A rule with an error is still returned, holding what could be read of it (its
  * condition is null when the condition failed), so tools can show it.
  *
+ * Includes: yara splices an included file into the token stream while lexing. Given a reader
+ * (`ParseOptions.include`), this parser does the equivalent at top level, where every real rule
+ * set writes them: it parses the included file on its own (its diagnostics carry its name and
+ * lines) and appends its imports and rules, each marked with its `origin`, in place. The parser
+ * itself never touches the file system.
+ *
  * YARA's grammar splits expressions into two classes, and this parser tracks the split:
  * *primary* expressions (numbers, strings, identifiers, arithmetic) and *boolean* ones (`true`,
  * `$a`, comparisons, `of`, `for`, `and`/`or`/`not`). Arithmetic, bitwise, relational and
@@ -53,7 +59,20 @@ export interface ParseOptions {
   strictEscape?: boolean;
   /** Nesting depth at which an expression is refused instead of risking the call stack. */
   maxDepth?: number;
+  /**
+   * Reads an included file: given the path yara would open (the including file's directory
+   * joined to the `include` path, unless that path is absolute or the includer's name has no
+   * `/`), its bytes or text, or undefined when it cannot be read. With it, `include "p"` is
+   * followed as yara does: the included file's imports and rules join this file's, in place,
+   * marked with their `origin`; a file already being included is "includes circular reference",
+   * more than `YARA_MAX_INCLUDE_DEPTH` nested files is "includes depth exceeded", and an unreadable
+   * file is "can't open include file: p". Without it, includes are only recorded.
+   */
+  include?: (path: string) => string | Uint8Array | undefined;
 }
+
+/** yara's YR_MAX_INCLUDE_DEPTH: the files on the include stack, the top-level file counted. */
+export const YARA_MAX_INCLUDE_DEPTH = 16;
 
 export interface ParseResult {
   ast: RuleFile;
@@ -127,12 +146,29 @@ export function describeToken(t: Token): string {
  * bytes, which keeps non-UTF-8 bytes inside strings exactly as yara reads them.
  */
 export function parseYara(source: string | Uint8Array, file: string, opts: ParseOptions = {}): ParseResult {
+  return parseWithIncludes(source, file, opts, [file]);
+}
+
+/** `parseYara` for a file on the include stack `stack` (the top-level file first, `file` last). */
+function parseWithIncludes(source: string | Uint8Array, file: string, opts: ParseOptions, stack: readonly string[]): ParseResult {
   const bytes = typeof source === 'string' ? new TextEncoder().encode(source) : source;
   const lexed = tokenize(bytes, { strictEscape: opts.strictEscape ?? false });
-  const p = new Parser(bytes, file, lexed.tokens, lexed.issues, opts.maxDepth ?? DEFAULT_MAX_EXPR_DEPTH);
+  const p = new Parser(bytes, file, lexed.tokens, lexed.issues, opts.maxDepth ?? DEFAULT_MAX_EXPR_DEPTH, opts, stack);
   const ast = p.parseFile();
-  p.diagnostics.sort((a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.column ?? 0) - (b.location?.column ?? 0));
-  return { ast, diagnostics: p.diagnostics };
+  // Own diagnostics in source order; those of an included file right where its include stands.
+  const keyed = p.diagnostics.map((d, seq) => ({ d, line: d.location?.line ?? 0, column: d.location?.column ?? 0, nested: 0, seq }));
+  for (const block of p.included) {
+    block.diagnostics.forEach((d, seq) => keyed.push({ d, line: block.at.line, column: block.at.column, nested: 1, seq }));
+  }
+  keyed.sort((a, b) => a.line - b.line || a.column - b.column || a.nested - b.nested || a.seq - b.seq);
+  return { ast, diagnostics: keyed.map((k) => k.d) };
+}
+
+/** The path yara opens for `include "path"` written in `includer`. */
+function includePath(includer: string, path: string): string {
+  const slash = includer.lastIndexOf('/');
+  if (path.startsWith('/') || slash < 0) return path;
+  return includer.slice(0, slash + 1) + path;
 }
 
 class Parser {
@@ -144,12 +180,17 @@ class Parser {
   private readonly lexErrorAt = new Set<number>();
   private readonly decoder = new TextDecoder();
 
+  /** Diagnostics of included files, each block anchored at its `include`. */
+  readonly included: { at: Location; diagnostics: Diagnostic[] }[] = [];
+
   constructor(
     private readonly src: Uint8Array,
     private readonly file: string,
     private readonly tokens: Token[],
     lexIssues: LexIssue[],
     private readonly maxDepth: number,
+    private readonly opts: ParseOptions = {},
+    private readonly stack: readonly string[] = [file],
   ) {
     for (let k = 0; k < src.length; k++) if (src[k] === 0x0a) this.lineStarts.push(k + 1);
     for (const li of lexIssues) {
@@ -279,8 +320,11 @@ class Parser {
           const path = this.expectKind('text', 'text string');
           const value = this.decoder.decode(path.bytes ?? new Uint8Array());
           const s = span(kw.span.start, path.span.end);
-          if (kw.text === 'import') imports.push({ kind: 'import', span: s, module: value });
-          else includes.push({ kind: 'include', span: s, path: value });
+          if (kw.text === 'import') imports.push({ kind: 'import', span: s, module: value, rulesBefore: rules.length });
+          else {
+            includes.push({ kind: 'include', span: s, path: value });
+            if (this.opts.include) this.follow(value, s, { imports, includes, rules });
+          }
         } else {
           this.parseRule(rules);
         }
@@ -291,6 +335,35 @@ class Parser {
       }
     }
     return { kind: 'file', span: span(0, this.src.length), imports, includes, rules };
+  }
+
+  /**
+   * Follows `include "path"` (written at `at`): parses the included file and appends its imports,
+   * includes and rules, marked with their origin, to `into`. Errors as yara words them.
+   */
+  private follow(path: string, at: Span, into: { imports: Import[]; includes: Include[]; rules: Rule[] }): void {
+    const target = includePath(this.file, path);
+    if (this.stack.includes(target)) {
+      this.report('yara.include.circular', 'includes circular reference', at);
+      return;
+    }
+    if (this.stack.length >= YARA_MAX_INCLUDE_DEPTH) {
+      this.report('yara.include.too-deep', 'includes depth exceeded', at);
+      return;
+    }
+    const read = this.opts.include?.(target);
+    if (read === undefined) {
+      this.report('yara.include.cannot-open', `can't open include file: ${path}`, at);
+      return;
+    }
+    const source = typeof read === 'string' ? new TextEncoder().encode(read) : read;
+    const child = parseWithIncludes(source, target, this.opts, [...this.stack, target]);
+    const origin = { file: target, source };
+    const base = into.rules.length;
+    for (const i of child.ast.imports) into.imports.push({ ...i, origin: i.origin ?? origin, rulesBefore: base + (i.rulesBefore ?? 0) });
+    for (const i of child.ast.includes) into.includes.push({ ...i, origin: i.origin ?? origin });
+    for (const r of child.ast.rules) into.rules.push({ ...r, origin: r.origin ?? origin });
+    if (child.diagnostics.length > 0) this.included.push({ at: this.location(at), diagnostics: child.diagnostics });
   }
 
   // rule := ( 'private' | 'global' )* 'rule' IDENT [ ':' IDENT+ ] '{' [meta] [strings] condition '}'

@@ -1,54 +1,421 @@
 /**
- * Diagnostics → text shaped like yara's stderr.
+ * Diagnostics → text shaped like yara's stderr, at the line yara would print.
  *
- * In: the diagnostics of `parseYara` (and later stages), optionally the parsed file so that each
- * diagnostic can name the rule it falls in. Out: one line per diagnostic, as the `yara` command
+ * In: the diagnostics of `parseYara` (and later stages: checker, string compiler, warnings),
+ * optionally the parsed source and its AST. Out: one line per diagnostic, as the `yara` command
  * prints them: `file(line): error: message` outside any rule, and `error: rule "name" in
- * file(line): message` inside one (the same for warnings). Codes and columns are left out on
- * purpose: the point of this format is to be compared line for line with yara's own output; the
- * rustc-style renderer in core/diagnostics.ts shows them for vigil's own commands.
+ * file(line): message` inside one (the same for warnings), in the order yara would print them.
+ * Codes and columns are left out on purpose: the point of this format is to be compared line
+ * for line with yara's own output; the rustc-style renderer in core/diagnostics.ts shows them,
+ * and the diagnostics themselves keep vigil's own line, column and length untouched.
+ *
+ * Why lines move: yara reports a semantic error at the line of the last token its lexer has
+ * read when the grammar action runs. That is the construct's last token, or one token further
+ * when the LALR parser needed a lookahead token to decide to reduce (after an identifier, which
+ * may go on with `.`/`[`/`(`; after `$a`, which may go on with `at`/`in`; after a binary operator
+ * whose right operand a tighter operator could still extend). Inside a string declaration yara
+ * pins every message to the line where the string's value token ends; a rule's final checks
+ * (unreferenced strings, too many atoms) sit on its closing brace. So, given the source, this
+ * module re-lexes it, finds the AST node yara's action belongs to and derives that token. A rule
+ * prefix is printed when yara has entered the rule: after its name was accepted (a duplicated
+ * rule name therefore has none).
  */
 
 import type { Diagnostic } from '../../core/diagnostics.js';
-import type { RuleFile } from './ast.js';
+import type { Expr, RangeExpr, Rule, RuleFile, SetItem, Span } from './ast.js';
+import { tokenize, type Token } from './lexer.js';
 
 /** One diagnostic in yara's format; `ruleName` when the diagnostic lies inside a rule. */
-export function renderYaraDiagnostic(d: Diagnostic, ruleName?: string): string {
+export function renderYaraDiagnostic(d: Diagnostic, ruleName?: string, line?: number): string {
   const loc = d.location;
-  const where = loc ? `${loc.file}(${loc.line})` : '';
+  const where = loc ? `${loc.file}(${line ?? loc.line})` : '';
   const sev = d.severity === 'note' ? 'warning' : d.severity;
   if (ruleName !== undefined) return `${sev}: rule "${ruleName}" in ${where}: ${d.message}`;
   return where ? `${where}: ${sev}: ${d.message}` : `${sev}: ${d.message}`;
 }
 
 /**
- * Every diagnostic, one per line, each attributed to the rule whose lines contain it.
- * `source` is what was parsed, text or bytes (rule spans are byte offsets, diagnostics carry lines).
+ * Every diagnostic, one per line, at yara's line and with yara's rule prefix, sorted as yara
+ * would print them (by the token yara reports at; ties keep their order). `source` is what was
+ * parsed, text or bytes; without it and the AST, lines are printed as the diagnostics carry them.
  */
 export function renderYaraDiagnostics(diagnostics: readonly Diagnostic[], source?: string | Uint8Array, ast?: RuleFile): string {
-  const ruleLines: { first: number; last: number; name: string }[] = [];
-  if (source !== undefined && ast) {
-    const bytes = typeof source === 'string' ? new TextEncoder().encode(source) : source;
-    const starts: number[] = [0];
-    for (let k = 0; k < bytes.length; k++) if (bytes[k] === 0x0a) starts.push(k + 1);
-    /** 1-based line of a byte offset, by binary search over line starts. */
-    const lineOf = (offset: number): number => {
-      let lo = 0;
-      let hi = starts.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if ((starts[mid] as number) <= offset) lo = mid;
-        else hi = mid - 1;
-      }
-      return lo + 1;
-    };
-    for (const r of ast.rules) ruleLines.push({ first: lineOf(r.span.start), last: lineOf(r.span.end), name: r.name.name });
+  if (source === undefined || !ast) return diagnostics.map((d) => renderYaraDiagnostic(d) + '\n').join('');
+  const top = typeof source === 'string' ? new TextEncoder().encode(source) : source;
+  // Rules read from included files carry spans into their own file: each file gets its own
+  // tokens and rules.
+  const origins = new Map<string, Uint8Array>();
+  for (const r of ast.rules) if (r.origin) origins.set(r.origin.file, r.origin.source);
+  const contexts = new Map<string, YaraAnchors>();
+  const contextOf = (file: string | undefined): { key: string; anchors: YaraAnchors; rules: Rule[] } => {
+    const key = file !== undefined && origins.has(file) ? file : '';
+    const rules = ast.rules.filter((r) => (r.origin?.file ?? '') === key);
+    let anchors = contexts.get(key);
+    if (!anchors) {
+      anchors = new YaraAnchors(key ? (origins.get(key) as Uint8Array) : top, { ...ast, rules });
+      contexts.set(key, anchors);
+    }
+    return { key, anchors, rules };
+  };
+  // yara reads included rules where the include stands: order by the rule each message falls in
+  // (in the AST's order, which is yara's), then by position within its file.
+  const ruleOrder = (fileKey: string, offset: number): number => {
+    let before = -0.5;
+    for (let k = 0; k < ast.rules.length; k++) {
+      const r = ast.rules[k] as Rule;
+      if ((r.origin?.file ?? '') !== fileKey) continue;
+      if (r.span.start <= offset && offset < r.span.end) return k;
+      if (r.span.start > offset) return k - 0.5;
+      before = k + 0.5;
+    }
+    return before;
+  };
+  const fileRank = new Map<string, number>();
+  const placed = diagnostics.map((d, order) => {
+    const c = contextOf(d.location?.file);
+    if (!fileRank.has(c.key)) fileRank.set(c.key, fileRank.size);
+    const p = c.anchors.place(d);
+    return { d, order, fileKey: c.key, rules: c.rules, rank: p.key === Number.MAX_SAFE_INTEGER ? Infinity : ruleOrder(c.key, p.key), ...p };
+  });
+  placed.sort((a, b) => a.rank - b.rank || (fileRank.get(a.fileKey) as number) - (fileRank.get(b.fileKey) as number) || a.key - b.key || a.order - b.order);
+  // After an error yara never finishes the rule, so it stays "current" (and names messages)
+  // until the next rule's name is accepted: messages between the two carry its prefix.
+  const failedAt = new Map<string, number>();
+  for (const p of placed) {
+    if (p.rule === undefined) {
+      const before = p.rules.filter((r) => r.name.span.start < p.key).at(-1);
+      const failed = before && failedAt.get(`${p.fileKey}\0${before.name.name}`);
+      if (before && failed !== undefined && failed < p.key) p.rule = before.name.name;
+    }
+    if (p.d.severity === 'error' && p.rule !== undefined && !failedAt.has(`${p.fileKey}\0${p.rule}`)) failedAt.set(`${p.fileKey}\0${p.rule}`, p.key);
   }
-  return diagnostics
-    .map((d) => {
-      const line = d.location?.line ?? 0;
-      const rule = ruleLines.find((r) => line >= r.first && line <= r.last);
-      return renderYaraDiagnostic(d, rule?.name) + '\n';
-    })
-    .join('');
+  const out = placed.map((p) => renderYaraDiagnostic(p.d, p.rule, p.line) + '\n').join('');
+  return out;
+}
+
+/** Where yara reports one diagnostic: the line, the rule prefix, and a sort key (a byte offset). */
+interface Placement {
+  line?: number;
+  rule?: string;
+  key: number;
+}
+
+type Parented = { node: Expr; parent?: Expr | RangeExpr; range?: RangeExpr };
+
+/** Codes reported while yara is inside a string declaration: at the end of the string's value. */
+const STRING_LEVEL = /^yara\.(syntax\.(duplicated-string|duplicated-modifier|invalid-modifier|invalid-hex)|string\.|regex\.|check\.empty-string|warning\.(slow-string|unbounded-dot))/;
+
+class YaraAnchors {
+  private readonly tokens: Token[];
+  private readonly lineStarts: number[] = [0];
+
+  constructor(
+    private readonly src: Uint8Array,
+    private readonly ast: RuleFile,
+  ) {
+    this.tokens = tokenize(src).tokens;
+    for (let k = 0; k < src.length; k++) if (src[k] === 0x0a) this.lineStarts.push(k + 1);
+  }
+
+  place(d: Diagnostic): Placement {
+    const loc = d.location;
+    if (!loc || loc.line <= 0) return { key: Number.MAX_SAFE_INTEGER };
+    const start = (this.lineStarts[loc.line - 1] ?? 0) + Math.max(0, loc.column - 1);
+    const span: Span = { start, end: start + Math.max(1, loc.length ?? 1) };
+    const rule = this.ast.rules.find((r) => r.span.start <= span.start && span.start < r.span.end);
+    if (/^yara\.syntax\.unterminated-(string|regex)$/.test(d.code)) {
+      // yara's lexer reports these after it has consumed the end of the line.
+      const nl = this.src.indexOf(0x0a, span.start);
+      const inRule = rule && span.start > rule.name.span.start ? rule.name.name : undefined;
+      return { key: span.start, ...(nl >= 0 ? { line: loc.line + 1 } : {}), ...(inRule !== undefined ? { rule: inRule } : {}) };
+    }
+    const tok = this.anchor(d.code, span, d.message);
+    if (tok === undefined) {
+      const inRule = rule && span.start > rule.name.span.start ? rule.name.name : undefined;
+      return { key: span.start, ...(inRule !== undefined ? { rule: inRule } : {}) };
+    }
+    const t = this.tokens[tok] as Token;
+    const at = Math.max(t.span.start, t.span.end - 1);
+    const owner = this.ast.rules.find((r) => r.span.start <= at && at < r.span.end);
+    const named = owner && t.span.start > owner.name.span.start ? owner.name.name : undefined;
+    return { line: this.lineOf(at), key: t.span.start, ...(named !== undefined ? { rule: named } : {}) };
+  }
+
+  private lineOf(offset: number): number {
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.lineStarts[mid] as number) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
+
+  /** Index of the first token ending after `offset`. */
+  private tokenAt(offset: number): number {
+    let lo = 0;
+    let hi = this.tokens.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.tokens[mid] as Token).span.end > offset) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Index of the last token starting before `span.end`. */
+  private lastTokenIn(span: Span): number {
+    let k = this.tokenAt(span.start);
+    while (k + 1 < this.tokens.length && (this.tokens[k + 1] as Token).span.start < span.end && this.tokens[k + 1]?.kind !== 'eof') k++;
+    return k;
+  }
+
+  /** The token yara's lexer last read when it raised the diagnostic, or undefined to keep vigil's line. */
+  private anchor(code: string, span: Span, message = ''): number | undefined {
+    const rule = this.ast.rules.find((r) => r.span.start <= span.start && span.start < r.span.end);
+    if (STRING_LEVEL.test(code) && rule) {
+      const def = rule.strings.find((s) => s.span.start <= span.start && span.start < s.span.end);
+      if (def) {
+        return this.tokenAt(def.id.span.end) + 1;
+      }
+      return undefined;
+    }
+    if (!code.startsWith('yara.check.') && !code.startsWith('yara.warning.')) return undefined;
+    const kind = code.slice(code.indexOf('.', 5) + 1);
+    switch (kind) {
+      case 'unknown-module':
+      case 'duplicated-loop-identifier':
+      case 'invalid-field':
+      case 'wrong-arguments':
+      case 'entrypoint-deprecated':
+        return this.end(span);
+      case 'duplicated-identifier':
+      case 'wildcard-rule-set-extended':
+        if (rule && rule.name.span.start === span.start) return this.lastTokenIn(span);
+        return undefined;
+      case 'unreferenced-string':
+      case 'slow-rule':
+        return rule ? this.lastTokenIn(rule.span) : undefined;
+      case 'literal-string-as-boolean':
+        // Raised when the (possibly parenthesised) primary expression becomes a boolean.
+        return this.lastTokenIn(span) + 1;
+      case 'zero-of':
+        return this.end(span) + 1;
+      default:
+        break;
+    }
+    if (!rule?.condition) return undefined;
+    const nodes = collect(rule.condition);
+    const found = nodes.find((p) => p.node.span.start === span.start && p.node.span.end === span.end);
+    switch (kind) {
+      case 'undefined-identifier':
+        if (found) return this.end(span);
+        return this.setItem(rule, span, true);
+      case 'undefined-string':
+      case 'anonymous-string':
+        if (found) return this.at(found.node);
+        return this.setItem(rule, span, false);
+      case 'not-a-structure':
+      case 'not-indexable':
+      case 'not-a-function':
+        return found?.parent && 'kind' in found.parent && found.parent.kind !== 'range' ? this.end(found.parent.span) : undefined;
+      case 'wrong-usage':
+        return this.end(span) + 1;
+      case 'type-mismatch':
+      case 'division-by-zero':
+      case 'integer-overflow':
+      case 'always-false':
+      case 'multiple-strings-at-offset':
+        return found ? this.at(found.node) : undefined;
+      case 'percentage-range': {
+        const of = nodes.find((p) => p.node.kind === 'of' && p.node.quantifier.span.start === span.start);
+        return of ? this.at(of.node) : undefined;
+      }
+      case 'loop-arity':
+      case 'not-iterable': {
+        const loop = nodes.find((p) => p.node.kind === 'forIn' && p.node.iterable.span.start === span.start && p.node.iterable.span.end === span.end);
+        if (!loop || loop.node.kind !== 'forIn') return undefined;
+        const it = loop.node.iterable;
+        // `iterator: identifier` needs a lookahead to know the identifier ended.
+        return it.kind === 'expr' ? this.end(it.span) + 1 : this.lastTokenIn(it.span);
+      }
+      case 'wrong-type':
+        // "strings don't support …" is about the operation itself, not one operand.
+        if (found && message.startsWith("strings don't support")) return this.at(found.node);
+        return this.wrongType(nodes, span, found);
+      default:
+        return undefined;
+    }
+  }
+
+  /** `wrong type …`: reported by the production that uses the operand. */
+  private wrongType(nodes: Parented[], span: Span, found: Parented | undefined): number | undefined {
+    if (found?.range) return this.lastTokenIn(found.range.span);
+    const parent = found?.parent;
+    if (found && parent && 'kind' in parent && parent.kind !== 'range') {
+      // An enumeration item is checked once the parser knows it ended (at `,` or `)`).
+      if (parent.kind === 'forIn' && parent.iterable.kind === 'list' && parent.iterable.items.includes(found.node)) return this.end(span) + 1;
+      if (parent.kind === 'forIn' || parent.kind === 'forOf') return this.at(found.node);
+      return this.at(parent);
+    }
+    // An operand yara checks where it is read: an enumeration item, a quantifier.
+    const of = nodes.find((p) => (p.node.kind === 'of' || p.node.kind === 'forOf' || p.node.kind === 'forIn') && p.node.quantifier.span.start === span.start);
+    if (of) return this.at(of.node);
+    return found ? this.at(found.node) : undefined;
+  }
+
+  /** An item of `of (…)`: a rule name needs a lookahead (it might be `name*`), a string does not. */
+  private setItem(rule: Rule, span: Span, rules: boolean): number | undefined {
+    let item: SetItem | undefined;
+    const visit = (e: Expr): void => {
+      for (const p of collect(e)) {
+        const set = p.node.kind === 'of' || p.node.kind === 'forOf' ? p.node.set : undefined;
+        if (set && set.kind !== 'them') item ??= set.items.find((i) => i.span.start === span.start);
+      }
+    };
+    if (rule.condition) visit(rule.condition);
+    if (!item) return undefined;
+    const last = this.lastTokenIn(item.span);
+    return rules && !item.wildcard ? last + 1 : last;
+  }
+
+  /** The last token of the production for `e`, inside any parentheses that wrap it. */
+  private end(span: Span): number {
+    let first = this.tokenAt(span.start);
+    let last = this.lastTokenIn(span);
+    while (this.tokens[first]?.text === '(' && this.tokens[last]?.text === ')' && this.matching(first) === last) {
+      first++;
+      last--;
+    }
+    return last;
+  }
+
+  private wrapped(span: Span): boolean {
+    const first = this.tokenAt(span.start);
+    const last = this.lastTokenIn(span);
+    return this.tokens[first]?.text === '(' && this.tokens[last]?.text === ')' && this.matching(first) === last;
+  }
+
+  private matching(open: number): number {
+    let depth = 0;
+    for (let k = open; k < this.tokens.length; k++) {
+      const t = this.tokens[k] as Token;
+      if (t.kind !== 'punct') continue;
+      if (t.text === '(') depth++;
+      else if (t.text === ')' && --depth === 0) return k;
+    }
+    return -1;
+  }
+
+  /** The token read when the production for `e` is reduced: its end, plus a lookahead if needed. */
+  private at(e: Expr): number {
+    return this.end(e.span) + (this.lookahead(e, true) ? 1 : 0);
+  }
+
+  /**
+   * Whether yara's parser holds a lookahead token after reducing `e`: its state needed one to
+   * decide, or the last sub-expression left one unread. Parenthesised operands end in `)`.
+   */
+  private lookahead(e: Expr, outer = false): boolean {
+    if (!outer && this.wrapped(e.span)) return false;
+    switch (e.kind) {
+      case 'ident':
+      case 'field':
+      case 'index':
+      case 'call':
+        // The identifier's own production ends at its last token; used as an operand, the
+        // parser must look one token further to know that no `.`, `[` or `(` follows.
+        return !outer;
+      case 'match':
+        return e.at ? true : !e.range;
+      case 'count':
+        return !e.range;
+      case 'offset':
+      case 'length':
+        return !e.index;
+      case 'unary':
+        return this.lookahead(e.operand);
+      case 'binary':
+        if (e.op === 'and' || e.op === 'or' || e.op === '*' || e.op === '\\' || e.op === '%') return this.lookahead(e.right);
+        return true;
+      case 'of':
+        if (e.set.kind === 'rules' || e.quantifier.kind === 'percent') return false;
+        return e.at ? true : !e.range;
+      default:
+        return false;
+    }
+  }
+}
+
+/** Every expression node of a condition with its parent (ranges count as parents of their bounds). */
+function collect(root: Expr): Parented[] {
+  const out: Parented[] = [];
+  const visit = (node: Expr, parent?: Expr | RangeExpr, range?: RangeExpr): void => {
+    out.push({ node, ...(parent ? { parent } : {}), ...(range ? { range } : {}) });
+    const kids: Expr[] = [];
+    const ranged = (r: RangeExpr | undefined): void => {
+      if (!r) return;
+      visit(r.lo, r, r);
+      visit(r.hi, r, r);
+    };
+    switch (node.kind) {
+      case 'field':
+        kids.push(node.object);
+        break;
+      case 'index':
+        kids.push(node.object, node.index);
+        break;
+      case 'call':
+        kids.push(node.callee, ...node.args);
+        break;
+      case 'readInt':
+        kids.push(node.offset);
+        break;
+      case 'match':
+        if (node.at) kids.push(node.at);
+        ranged(node.range);
+        break;
+      case 'count':
+        ranged(node.range);
+        break;
+      case 'offset':
+      case 'length':
+        if (node.index) kids.push(node.index);
+        break;
+      case 'unary':
+        kids.push(node.operand);
+        break;
+      case 'binary':
+        kids.push(node.left, node.right);
+        break;
+      case 'matches':
+        kids.push(node.left);
+        break;
+      case 'of':
+        if (node.quantifier.kind === 'count' || node.quantifier.kind === 'percent') kids.push(node.quantifier.expr);
+        if (node.at) kids.push(node.at);
+        ranged(node.range);
+        break;
+      case 'forOf':
+        if (node.quantifier.kind === 'count' || node.quantifier.kind === 'percent') kids.push(node.quantifier.expr);
+        kids.push(node.body);
+        break;
+      case 'forIn':
+        if (node.quantifier.kind === 'count' || node.quantifier.kind === 'percent') kids.push(node.quantifier.expr);
+        if (node.iterable.kind === 'range') ranged(node.iterable);
+        else if (node.iterable.kind === 'list') kids.push(...node.iterable.items);
+        else kids.push(node.iterable.expr);
+        kids.push(node.body);
+        break;
+      case 'with':
+        kids.push(...node.decls.map((d) => d.value), node.body);
+        break;
+      default:
+        break;
+    }
+    for (const k of kids) visit(k, node);
+  };
+  visit(root);
+  return out;
 }

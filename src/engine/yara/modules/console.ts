@@ -12,7 +12,7 @@
  * JavaScript strings with one character per byte (Latin-1): write them with the `latin1`
  * encoding to reproduce yara's bytes.
  */
-import { fn, type ScanContext, type YaraModule, type YaraValue } from './types.js';
+import { fn, type ScanContext, type YaraArg, type YaraModule } from './types.js';
 
 /** Escapes a YARA string value as `console.log` prints it. */
 export function escapeForConsole(s: Uint8Array): string {
@@ -71,8 +71,8 @@ function print(ctx: ScanContext, line: string): true {
   return true;
 }
 
-const str = (v: YaraValue | undefined): Uint8Array => v as Uint8Array;
-const hex = (v: YaraValue | undefined): string => `0x${BigInt.asUintN(64, v as bigint).toString(16)}`;
+const str = (v: YaraArg | undefined): Uint8Array => v as Uint8Array;
+const hex = (v: YaraArg | undefined): string => `0x${BigInt.asUintN(64, v as bigint).toString(16)}`;
 
 export const consoleModule: YaraModule = {
   name: 'console',

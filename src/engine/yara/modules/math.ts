@@ -22,7 +22,7 @@
  * correctly rounded (about 0.2% of arguments are one ulp off), so rarely the last bits differ.
  */
 import { log2 } from './log2.js';
-import { fn, floatResult, resolveRange, type Overload, type ScanContext, type YaraModule, type YaraValue } from './types.js';
+import { fn, floatResult, resolveRange, type Overload, type ScanContext, type YaraArg, type YaraModule } from './types.js';
 
 /** Byte-value histogram of `bytes`. */
 export function histogram(bytes: Uint8Array): Uint32Array {
@@ -132,7 +132,7 @@ export function countByte(bytes: Uint8Array, byte: number): number {
   return c;
 }
 
-function range(ctx: ScanContext, offset: YaraValue | undefined, size: YaraValue | undefined): Uint8Array | undefined {
+function range(ctx: ScanContext, offset: YaraArg | undefined, size: YaraArg | undefined): Uint8Array | undefined {
   const r = resolveRange(ctx, offset as bigint, size as bigint);
   return r ? ctx.data.subarray(r[0], r[1]) : undefined;
 }
@@ -186,7 +186,7 @@ export function percentage(count: number, total: number): number | undefined {
 }
 
 /** A byte argument outside 0..255 is undefined (YARA 4.2 reads past its histogram there). */
-function byteArg(v: YaraValue | undefined): number | undefined {
+function byteArg(v: YaraArg | undefined): number | undefined {
   const b = v as bigint;
   return b >= 0n && b <= 255n ? Number(b) : undefined;
 }

@@ -18,11 +18,28 @@
  * the data, NaN results) is returned as `undefined`.
  */
 
-/** The value types of YARA's type system as seen by module declarations. */
-export type YaraType = 'integer' | 'float' | 'string' | 'boolean';
+/**
+ * The value types of YARA's type system as seen by module declarations. `regexp` occurs only as a
+ * function argument type (`pe.exports(/re/)`, `cuckoo.network.dns_lookup(/re/)`), never as a
+ * member or a return type.
+ */
+export type YaraType = 'integer' | 'float' | 'string' | 'boolean' | 'regexp';
 
 /** A runtime value; the variant matches the declared `YaraType`. */
 export type YaraValue = bigint | number | Uint8Array | boolean;
+
+/**
+ * A regular expression handed to a module function: its source (for messages and caching) and a
+ * test with the semantics of YARA's `matches` (some match, possibly empty, starting inside `s`).
+ */
+export interface YaraRegexp {
+  readonly kind: 'regexp';
+  readonly source: string;
+  test(s: Uint8Array): boolean;
+}
+
+/** A function argument: a value, or a regular expression for `r` parameters. */
+export type YaraArg = YaraValue | YaraRegexp;
 
 /** Maps a declared type to its runtime representation. */
 export interface YaraTypeMap {
@@ -30,6 +47,7 @@ export interface YaraTypeMap {
   float: number;
   string: Uint8Array;
   boolean: boolean;
+  regexp: YaraRegexp;
 }
 
 /** Per-scan inputs a module sees. */
@@ -89,7 +107,7 @@ export interface Overload {
    * not call a function with an undefined argument: the call is undefined). `data` is what the
    * module's `load` returned for this scan.
    */
-  readonly impl: (ctx: ScanContext, args: readonly YaraValue[], data: unknown) => YaraValue | undefined;
+  readonly impl: (ctx: ScanContext, args: readonly YaraArg[], data: unknown) => YaraValue | undefined;
 }
 
 /** A declared member of a module's structure. */
@@ -140,7 +158,7 @@ export function callFunction(
   mod: YaraModule,
   name: string,
   ctx: ScanContext,
-  args: readonly YaraValue[],
+  args: readonly YaraArg[],
   data?: unknown,
 ): YaraValue | undefined {
   const decl = mod.declarations[name];
@@ -151,11 +169,12 @@ export function callFunction(
 }
 
 /** The YARA type of a runtime value (numbers are floats, bigints integers). */
-export function typeOfValue(v: YaraValue): YaraType {
+export function typeOfValue(v: YaraArg): YaraType {
   if (typeof v === 'bigint') return 'integer';
   if (typeof v === 'number') return 'float';
   if (typeof v === 'boolean') return 'boolean';
-  return 'string';
+  if (v instanceof Uint8Array) return 'string';
+  return 'regexp';
 }
 
 /** Encodes text as a YARA byte string (UTF-8). */

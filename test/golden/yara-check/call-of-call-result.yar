@@ -1,0 +1,2 @@
+import "pe"
+rule call_of_call { condition: pe.imphash()() == "x" }

@@ -1,0 +1,3 @@
+rule before { condition: pe.is_pe == 0 }
+import "pe"
+rule after { condition: pe.is_pe == 0 }

@@ -1,0 +1,3 @@
+// A file that includes itself.
+include "include-circular.yar"
+rule after { condition: true }

@@ -1,0 +1,36 @@
+// The test_performance_warnings cases of yara 4.2.3 tests/test-rules.c, one rule each:
+// 20 must warn, 14 must not.
+rule perf_01 { strings: $a = { 01 } condition: $a }
+rule perf_02 { strings: $a = { 01 ?? } condition: $a }
+rule perf_03 { strings: $a = { 01 ?? ?? } condition: $a }
+rule perf_04 { strings: $a = { 01 ?? ?? 02 } condition: $a }
+rule perf_05 { strings: $a = { 01 ?? ?2 03 } condition: $a }
+rule perf_06 { strings: $a = { 01 ?? 02 1? } condition: $a }
+rule perf_07 { strings: $a = { 68 ?? 00 ?? 00 68 ?? 00 ?? 00} condition: $a }
+rule perf_08 { strings: $a = { (61 62 63 64 ?? | 65 ?? ?? 00 00 66)} condition: $a }
+rule perf_09 { strings: $a = { 1? 2? 3? } condition: $a }
+rule perf_10 { strings: $a = { 1? 2? 3? 04 } condition: $a }
+rule perf_11 { strings: $a = { 1? ?? 03 } condition: $a }
+rule perf_12 { strings: $a = { 00 01 } condition: $a }
+rule perf_13 { strings: $a = { 01 00 } condition: $a }
+rule perf_14 { strings: $a = { 00 00 } condition: $a }
+rule perf_15 { strings: $a = { 00 00 00 } condition: $a }
+rule perf_16 { strings: $a = { 00 00 01 } condition: $a }
+rule perf_17 { strings: $a = { 00 00 00 00 } condition: $a }
+rule perf_18 { strings: $a = { 00 00 00 01 } condition: $a }
+rule perf_19 { strings: $a = { FF FF FF FF } condition: $a }
+rule perf_20 { strings: $a = { 00 00 01 02 } condition: $a }
+rule perf_21 { strings: $a = { 00 01 02 03 } condition: $a }
+rule perf_22 { strings: $a = { 01 02 03 04 } condition: $a }
+rule perf_23 { strings: $a = { 01 02 03 } condition: $a }
+rule perf_24 { strings: $a = { 20 01 02 } condition: $a }
+rule perf_25 { strings: $a = { 01 02 } condition: $a }
+rule perf_26 { strings: $a = "foo" wide condition: $a }
+rule perf_27 { strings: $a = "MZ" condition: $a }
+rule perf_28 { strings: $a = "ZZ" condition: $a }
+rule perf_29 { strings: $a = "                    " xor(0x20) condition: $a }
+rule perf_30 { strings: $a = "AAAAAAAAAAAAAAAAAAAA" xor condition: $a }
+rule perf_31 { strings: $a = /abcd.*efgh/ condition: $a }
+rule perf_32 { strings: $a = /abcd.+efgh/ condition: $a }
+rule perf_33 { strings: $a = /abcd.{1,}efgh/ condition: $a }
+rule perf_34 { strings: $a = /abcd.{10,}efgh/ condition: $a }

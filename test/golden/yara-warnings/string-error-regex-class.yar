@@ -1,0 +1,1 @@
+rule unterminated_class { strings: $a = /ab[cd/ condition: $a }

@@ -1,0 +1,7 @@
+rule bad_hex_escape
+{
+  strings:
+    $a = /ab\xZZ/
+  condition:
+    $a
+}
