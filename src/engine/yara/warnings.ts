@@ -879,6 +879,8 @@ function checkedChildren(e: CheckedExpr): CheckedExpr[] {
  * regex engine's own locations are relative to the pattern) and worded as yara words them.
  */
 export function yaraStringErrors(def: StringDef, diagnostics: readonly Diagnostic[], file: string, source?: string | Uint8Array): Diagnostic[] {
+  // Most strings compile cleanly: skip building the line table (a pass over the whole source).
+  if (diagnostics.length === 0) return [];
   const location = locator(file, source)(def.span);
   const id = def.id.name;
   const has = (k: Modifier['kind']) => def.modifiers.some((m) => m.kind === k);
