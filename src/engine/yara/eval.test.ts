@@ -131,7 +131,8 @@ test('string matches: $a, #a, @a[i], !a[i], at, in, counts in ranges', () => {
   assert.equal(t('!a == 3 and !a[3] == 5 and not defined !b[1]'), true);
   assert.equal(t('$a at 20 and not ($a at 21) and $a in (11..20) and not ($a in (31..40))'), true);
   assert.equal(t('$b or ($b at 0)'), false);
-  assert.equal(t('not ($a at uint8(100)) and defined ($a at uint8(100))'), true);
+  // YARA 4.5: `$a at UNDEFINED` is UNDEFINED (yara 4.2.3 made it false and defined).
+  assert.equal(t('not ($a at uint8(100)) or defined ($a at uint8(100))'), false);
   assert.equal(t('defined ($a in (0..uint8(100))) or defined (#a in (0..uint8(100))) or defined (any of them in (0..uint8(100)))'), false);
 });
 
@@ -145,6 +146,33 @@ test('of over strings and rules, with at and in, any/all/none/N/percent', () => 
   assert.equal(t('none of ($c) and 0 of ($c) and not (0 of ($a, $c))'), true);
   const r = run('rule t { condition: true } rule f { condition: false } rule a { condition: 1 of (t, f) and not all of (t, f) } rule z { condition: 0 of (t, f) } rule p { condition: 50% of (t, f) }');
   assert.deepEqual(r, { t: true, f: false, a: true, z: false, p: true });
+});
+
+test('$a at UNDEFINED and of … at UNDEFINED are UNDEFINED (YARA 4.5), so their negation is false too', () => {
+  // Found by the engine differential test: yara 4.2.3 made `$a at UNDEFINED` false; 4.5 and
+  // YARA-X make it UNDEFINED.
+  const matches = { x: { $a: [[0, 1]] as [number, number][], $b: [] as [number, number][] } };
+  const t = (cond: string): boolean => one(cond, { strings: '$a = "a" $b = "b"', matches, data: bytes('ab') });
+  assert.equal(t('$a at @b[1]'), false);
+  assert.equal(t('not ($a at @b[1])'), false);
+  assert.equal(t('not (any of ($a, $b) at @b[1])'), false);
+  assert.equal(t('not defined ($a at @b[1])'), true);
+  assert.equal(t('$a at @a[1]'), true);
+});
+
+test('an UNDEFINED quantity means all (as YARA encodes all), an UNDEFINED percentage is UNDEFINED', () => {
+  // Found by the engine differential test: yara 4.2.3 (and 4.5's exec.c) take `(x \\ 0) of them`
+  // as `all of them`; vigil took it as false.
+  const matches = { x: { $a: [[0, 1]] as [number, number][], $b: [] as [number, number][] } };
+  const t = (cond: string, m: Record<string, Record<string, [number, number][]>> = matches): boolean =>
+    one(cond, { strings: '$a = "a" $b = "b"', matches: m, data: bytes('ab') });
+  const undef = '(filesize \\ (filesize - filesize))';
+  assert.equal(t(`${undef} of ($a)`), true);
+  assert.equal(t(`${undef} of them`), false);
+  assert.equal(t(`not (${undef} of them)`), true);
+  assert.equal(t(`for ${undef} i in (1..3) : (i > 0)`), true);
+  assert.equal(t(`not for ${undef} i in (1..3) : (i > 1)`), true);
+  assert.equal(t(`for ${undef} of ($a) : ($ at 0)`), true);
 });
 
 test('for … of and for … in loops over strings, ranges and lists', () => {

@@ -6,7 +6,10 @@
  * numbers them, each match `{ offset, length }` sorted by offset), external variable values and
  * the module `ScanContext`. Out: `boolean[]`, one per rule in order. Private rules get a verdict
  * like any other (later rules may reference them); reporting them is the caller's choice. When a
- * global rule is false every verdict is false.
+ * global rule is false every verdict is false. `evaluateGroups` does the same for the files of a
+ * compilation: the files of one namespace see each other's rules (a reference reads the verdict
+ * of the referenced rule's own condition, as yara's does), and a false global rule makes every
+ * rule of its namespace false, whichever file defines it, as yara 4.2.3 reports them.
  *
  * Why built this way: a tree-walking interpreter over the checker's resolved tree. Every name is
  * already an index (string, rule, variable slot) or a module access path, so evaluation is a
@@ -21,11 +24,13 @@
  * defined, true float, and both `==` and `!=` are false when either side is NaN; a float `<`
  * (only `<`) with an UNDEFINED side is false rather than UNDEFINED; `matches` is true when the
  * regex matches, possibly empty, at some start inside the string, so `""` matches no regex;
- * `$a at UNDEFINED` is false while `$a in`, `#a in` and `of … in` with an UNDEFINED bound are
- * UNDEFINED.
- * Deliberate differences from 4.2.3: there `for none …` and `for 0 …` loops are always true
- * whatever their body; here they mean "no iteration is true", as `none of` does. There
- * `INT64_MIN \ -1` kills the process (SIGFPE); here it wraps to INT64_MIN.
+ * `$a in`, `#a in` and `of … in` with an UNDEFINED bound are UNDEFINED; a quantity (`N of`,
+ * `for N …`) that evaluates to UNDEFINED means `all`, since YARA's VM encodes `all` as an
+ * UNDEFINED quantity (4.2.3 and 4.5 alike), and an UNDEFINED percentage makes `N% of` UNDEFINED.
+ * Deliberate differences from 4.2.3, following YARA 4.5: `$a at UNDEFINED` and `of … at
+ * UNDEFINED` are UNDEFINED (4.2.3: false); `for none …` and `for 0 …` loops mean "no iteration
+ * is true", as `none of` does (4.2.3: always true whatever their body). There `INT64_MIN \ -1`
+ * kills the process (SIGFPE); here it wraps to INT64_MIN.
  */
 
 import type { CheckedExpr, CheckedIterable, CheckedQuantifier, CheckedRule } from '../../signatures/yara/ir.js';
@@ -58,6 +63,11 @@ export interface EvalContext {
   externals?: Readonly<Record<string, ExternalValue>>;
   /** What modules see of this scan. */
   scan: ScanContext;
+  /**
+   * Verdicts of the rules earlier files of the namespace defined (`CheckOptions.prior`), in the
+   * namespace's order: rule references with a lower index than their count read them.
+   */
+  priorVerdicts?: readonly boolean[];
   /** Module lookup by import name; defaults to the registry (`modules/index.ts`). */
   modules?: (name: string) => YaraModule | undefined;
 }
@@ -76,6 +86,44 @@ type Val = YaraValue | undefined | ModuleNode;
 const DBL_EPSILON = 2.220446049250313e-16;
 const wrap = (v: bigint): bigint => BigInt.asIntN(64, v);
 const latin1 = new TextDecoder('latin1');
+
+/** The rules of one source file of a compilation, with the string matches of this scan. */
+export interface RuleGroup {
+  namespace: string;
+  rules: CheckedRule[];
+  matches: EvalContext['matches'];
+  /**
+   * Rules of the same namespace that earlier groups define (the group was checked with them as
+   * `prior`); 0 or absent starts the namespace afresh, as for separately compiled files.
+   */
+  prior?: number;
+}
+
+/**
+ * Evaluates the groups of a compilation in order, one verdict list per group: references across
+ * the files of a namespace read the earlier groups' verdicts, and a false global rule anywhere in
+ * a namespace makes all of that namespace's verdicts false.
+ */
+export function evaluateGroups(groups: readonly RuleGroup[], ctx: Omit<EvalContext, 'matches' | 'priorVerdicts'>): boolean[][] {
+  interface Unit { verdicts: boolean[]; failed: boolean }
+  const current = new Map<string, Unit>();
+  const units: Unit[] = [];
+  const out: boolean[][] = [];
+  for (const g of groups) {
+    const prior = g.prior ?? 0;
+    let unit = current.get(g.namespace);
+    if (!unit || prior === 0 || unit.verdicts.length !== prior) {
+      unit = { verdicts: [], failed: false };
+      current.set(g.namespace, unit);
+    }
+    const verdicts = evaluateRules(g.rules, { ...ctx, matches: g.matches, priorVerdicts: unit.verdicts });
+    for (const v of verdicts) unit.verdicts.push(v);
+    if (g.rules.some((r, i) => r.isGlobal && !verdicts[i])) unit.failed = true;
+    units.push(unit);
+    out.push(verdicts);
+  }
+  return out.map((v, k) => (units[k]!.failed ? v.map(() => false) : v));
+}
 
 /** Evaluates every rule in order; see the file comment for the verdict rules. */
 export function evaluateRules(rules: CheckedRule[], ctx: EvalContext): boolean[] {
@@ -109,6 +157,13 @@ class Evaluator {
     return rule.condition ? truthy(this.eval(rule.condition)) : false;
   }
 
+  /** A rule reference: an index into the namespace's rules, earlier files' first (ir.ts). */
+  private ruleVerdict(index: number): boolean {
+    const prior = this.ctx.priorVerdicts;
+    if (!prior) return this.rules[index] ?? false;
+    return (index < prior.length ? prior[index] : this.rules[index - prior.length]) ?? false;
+  }
+
   private stringMatches(s: number | null): readonly StringMatch[] {
     const idx = s ?? this.current[this.current.length - 1];
     if (idx === undefined) return [];
@@ -131,7 +186,7 @@ class Evaluator {
       case 'entrypoint':
         return this.ctx.entrypoint;
       case 'rule':
-        return this.rules[e.index] ?? false;
+        return this.ruleVerdict(e.index);
       case 'external':
         return this.external(e.name, e.type.kind);
       case 'var':
@@ -172,8 +227,8 @@ class Evaluator {
         const list = this.stringMatches(e.string);
         if (e.at) {
           const at = this.int(e.at);
-          // yara 4.2.3: `$a at UNDEFINED` is false, not UNDEFINED.
-          if (at === undefined) return false;
+          // YARA 4.5 (exec.c OP_FOUND_AT): `$a at UNDEFINED` is UNDEFINED (4.2.3 said false).
+          if (at === undefined) return undefined;
           return list.some((m) => BigInt(m.offset) === at);
         }
         if (e.range) {
@@ -395,7 +450,7 @@ class Evaluator {
     const n = e.members.length;
     let hits = 0;
     if (e.rules) {
-      for (const r of e.members) if (this.rules[r]) hits++;
+      for (const r of e.members) if (this.ruleVerdict(r)) hits++;
       return this.quantify(e.quantifier, hits, n);
     }
     let at: bigint | undefined;
@@ -403,7 +458,8 @@ class Evaluator {
     let hi: bigint | undefined;
     if (e.at) {
       at = this.int(e.at);
-      if (at === undefined) return false;
+      // OP_OF_FOUND_AT: an UNDEFINED location makes the whole `of … at` UNDEFINED.
+      if (at === undefined) return undefined;
     }
     if (e.range) {
       lo = this.int(e.range.lo);
@@ -433,12 +489,15 @@ class Evaluator {
         return hits === 0;
       case 'count': {
         const k = this.int(q.expr);
-        if (k === undefined) return false;
+        // YARA's VM encodes `all` as an UNDEFINED quantity, so an expression that evaluates to
+        // UNDEFINED means `all` (exec.c OP_OF, OP_ITER_CONDITION / OP_ITER_END, 4.2 to 4.5).
+        if (k === undefined) return n > 0 && hits === n;
         return k === 0n ? hits === 0 : BigInt(hits) >= k;
       }
       case 'percent': {
         const p = this.int(q.expr);
-        if (p === undefined) return false;
+        // OP_OF_PERCENT: an UNDEFINED percentage gives UNDEFINED.
+        if (p === undefined) return undefined;
         return BigInt(hits) * 100n >= p * BigInt(n);
       }
     }
@@ -491,6 +550,8 @@ class Evaluator {
     let need: number | undefined;
     if (q.kind === 'count' || q.kind === 'percent') {
       const k = this.int(q.expr);
+      // An UNDEFINED count means `all`, as in YARA (see `quantify`).
+      if (k === undefined && q.kind === 'count') return this.loop({ kind: 'all' }, n, bind, body);
       if (k === undefined) return false;
       need = q.kind === 'count' ? Number(k) : undefined;
     }

@@ -33,8 +33,7 @@ function requires(e: CheckedExpr): boolean {
 
 /** `any`, `all`, or a constant count/percentage of at least one. */
 function quantifierNeedsOne(q: CheckedQuantifier): boolean {
-  if (q.kind === 'any' || q.kind === 'all') return true;
-  if (q.kind === 'none') return false;
+  if (q.kind !== 'count' && q.kind !== 'percent') return q.kind !== 'none';
   const v = q.expr.kind === 'const' ? q.expr.value : undefined;
   if (typeof v === 'bigint') return v >= 1n;
   if (typeof v === 'number') return v > 0;

@@ -115,3 +115,40 @@ test('scan options: fast mode keeps one match per string, the cap bounds the cou
   assert.deepEqual(capped.matched.map((m) => m.strings[0]!.map((x) => x.offset)), [[2, 6]]);
   assert.throws(() => scanYara(c.compiled!, data, { deadline: performance.now() - 1 }), YaraScanTimeout);
 });
+
+test('case-insensitive and wide regexes get indexed atoms (every spelling), not a verify-everywhere atom', () => {
+  const c = compileYara([{ file: 'a.yar', text: 'rule a { strings: $a = /abcd[0-9]+x/i $b = /Key=[0-9]{2}/ nocase wide $c = /[0-9]+tail/ condition: any of them }' }]);
+  assert.ok(c.compiled);
+  const atoms = yaraAtoms(c.compiled);
+  assert.equal(atoms.everywhere.length, 1, 'only $c, whose literal is at a varying distance from the start, is verified everywhere');
+  assert.equal(atoms.indexed.filter((e) => atoms.entryString[e.part] === 0).length, 16, '$a: 4 letters, 16 spellings');
+  const r = scanYara(c.compiled, Buffer.concat([Buffer.from('xx aBcD12x '), Buffer.from('kEy=42', 'utf16le'), Buffer.from(' 77tail')]));
+  assert.deepEqual(r.matched[0]!.strings.map((l) => l.map((m) => [m.offset, m.length])), [[[3, 7]], [[11, 12]], [[24, 6], [25, 5]]]);
+});
+
+test('compileYara joins the files of a namespace: shared rules, and a false global rule anywhere turns the namespace false', () => {
+  const data = new TextEncoder().encode('hello world');
+  const names = (r: YaraScanResult) => r.matched.map((m) => `${m.namespace}:${m.rule.name}`);
+  const a = { file: 'a.yar', text: 'rule a { strings: $h = "hello" condition: $h }\nprivate rule p { condition: filesize > 5 }' };
+  const b = { file: 'b.yar', text: 'rule b { condition: a and p }\nrule c { condition: any of (a, p) and not b }' };
+  const ok = compileYara([a, b]);
+  assert.deepEqual(ok.diagnostics, []);
+  assert.deepEqual(ok.compiled?.groups.map((g) => g.prior ?? 0), [0, 2]);
+  assert.deepEqual(names(scanYara(ok.compiled!, data)), ['default:a', 'default:b']);
+  // In separate namespaces `a` is unknown to b.yar.
+  assert.equal(compileYara([{ ...a, namespace: 'n1' }, { ...b, namespace: 'n2' }]).compiled, undefined);
+  // A false global rule in a later file of the namespace turns the earlier file's rules false too,
+  // while its references saw their own verdicts; another namespace keeps its matches.
+  const g = { file: 'g.yar', text: 'global rule g { condition: filesize > 100 }\nrule r { condition: a }' };
+  const other = { file: 'o.yar', text: 'rule o { condition: true }', namespace: 'other' };
+  const masked = compileYara([a, other, g]);
+  assert.deepEqual(masked.diagnostics, []);
+  assert.deepEqual(names(scanYara(masked.compiled!, data)), ['other:o']);
+  assert.deepEqual(names(scanYara(masked.compiled!, new Uint8Array(200).fill(0x41))), ['other:o', 'default:g']);
+});
+
+test('compileYara checks the rules around a syntax error and reports their errors', () => {
+  const r = compileYara([{ file: 's.yar', text: 'rule a { condition: foo }\nrule b { condition: true and }\nrule c { condition: bar }\n' }]);
+  assert.equal(r.compiled, undefined);
+  assert.deepEqual(r.diagnostics.map((d) => `${d.location?.line} ${d.message}`).sort(), ['1 undefined identifier "foo"', '2 syntax error', '3 undefined identifier "bar"']);
+});

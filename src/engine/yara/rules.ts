@@ -15,12 +15,12 @@
  */
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { YARA_LIMITS } from '../../core/limits.js';
-import { checkYara, type ExternalValue } from '../../signatures/yara/check.js';
+import { checkYara, type ExternalValue, type NamespaceScope } from '../../signatures/yara/check.js';
 import type { CheckedRule } from '../../signatures/yara/ir.js';
 import { DEFAULT_MODULES } from '../../signatures/yara/modules-catalog.js';
 import { parseYara } from '../../signatures/yara/parser.js';
 import type { RuleFile } from '../../signatures/yara/ast.js';
-import { evaluateRules } from './eval.js';
+import { evaluateGroups } from './eval.js';
 import { scanContext } from './modules/types.js';
 import { AtomIndex, type AtomSource } from '../atoms.js';
 import { compileString, normalizeMatches, YARA_MAX_STRING_MATCHES, type StringMatch, type StringMatcher } from './strings.js';
@@ -33,10 +33,15 @@ export interface YaraSource {
   namespace?: string;
 }
 
-/** The rules of one source file: rule references are resolved within a file. */
+/**
+ * The rules of one source file. Rule references reach the rules of the namespace's earlier
+ * files of the same compilation (`prior` of them, numbered first) and this file's.
+ */
 export interface CompiledGroup {
   namespace: string;
   rules: CheckedRule[];
+  /** Rules the namespace's earlier sources define; 0 or absent when this file starts it. */
+  prior?: number;
   /** `matchers[rule][string]`; undefined where a string could not be compiled. */
   matchers: (StringMatcher | undefined)[][];
 }
@@ -53,7 +58,11 @@ export interface YaraCompileResult {
   parsed: { file: string; text: string | Uint8Array; ast: RuleFile }[];
 }
 
-/** Compiles several rule files as one set (as `yara` does with several rule arguments). */
+/**
+ * Compiles several rule files as one set (as `yara` does with several rule arguments): the files
+ * of one namespace share their rules, imports and wildcard rule sets, a later file seeing the
+ * earlier ones'; files of different namespaces are separate.
+ */
 export interface CompileYaraOptions {
   externals?: Record<string, ExternalValue>;
   strictEscape?: boolean;
@@ -66,24 +75,51 @@ export function compileYara(sources: readonly YaraSource[], opts: CompileYaraOpt
   const parsed: YaraCompileResult['parsed'] = [];
   const groups: CompiledGroup[] = [];
   const externals = opts.externals ?? {};
+  const scopes = new Map<string, NamespaceScope>();
   for (const src of sources) {
+    const namespace = src.namespace ?? 'default';
+    const mine: Diagnostic[] = [];
     const p = parseYara(src.text, src.file, { strictEscape: !!opts.strictEscape, ...(opts.include ? { include: opts.include } : {}) });
     parsed.push({ file: src.file, text: src.text, ast: p.ast });
-    diagnostics.push(...p.diagnostics);
-    if (p.diagnostics.some((d) => d.severity === 'error')) continue;
-    const c = checkYara(p.ast, { modules: DEFAULT_MODULES, externals, source: src.text, file: src.file });
-    diagnostics.push(...c.diagnostics);
-    if (c.diagnostics.some((d) => d.severity === 'error')) continue;
+    mine.push(...p.diagnostics);
+    // The checker runs even after a syntax error: yara reports the semantic errors of the rules
+    // it read before and after it.
+    const prior = scopes.get(namespace);
+    const c = checkYara(p.ast, { modules: DEFAULT_MODULES, externals, source: src.text, file: src.file, ...(prior ? { prior } : {}) });
+    scopes.set(namespace, c.scope);
+    mine.push(...c.diagnostics);
     const matchers = c.rules.map((rule) => rule.strings.map((s) => {
       const r = compileString(s.def);
-      diagnostics.push(...yaraStringErrors(s.def, r.diagnostics, rule.origin?.file ?? src.file, rule.origin?.source ?? src.text));
+      mine.push(...yaraStringErrors(s.def, r.diagnostics, rule.origin?.file ?? src.file, rule.origin?.source ?? src.text));
       return r.matcher;
     }));
-    diagnostics.push(...yaraWarnings({ file: src.file, ast: p.ast, rules: c.rules, matchers, source: src.text }));
-    groups.push({ namespace: src.namespace ?? 'default', rules: c.rules, matchers });
+    // yara compiles every string it reads, so its string warnings come even from a file with a
+    // syntax error; of a broken rule only the strings before the error (the checker kept those).
+    const syntaxFailed = p.diagnostics.some((d) => d.severity === 'error');
+    const ast = syntaxFailed ? { ...p.ast, rules: p.ast.rules.map((r) => (r.broken ? { ...r, condition: null } : r)) } : p.ast;
+    mine.push(...yaraWarnings({ file: src.file, ast, rules: c.rules, matchers, source: src.text }));
+    diagnostics.push(...inSourceOrder(mine, src.file));
+    if (syntaxFailed) continue;
+    groups.push({ namespace, rules: c.rules, matchers, prior: prior?.rules.length ?? 0 });
   }
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, parsed };
   return { compiled: { groups, externals }, diagnostics, parsed };
+}
+
+/**
+ * One source's diagnostics (parser, checker, strings, warnings) in source order, so that the first
+ * error is the one yara meets first. Diagnostics located in another file (an included one) keep
+ * their place after the diagnostic of this file that preceded them; ties keep their order.
+ */
+function inSourceOrder(ds: readonly Diagnostic[], file: string): Diagnostic[] {
+  let line = 0;
+  let column = 0;
+  const keyed = ds.map((d, seq) => {
+    if (d.location?.file === file) ({ line, column } = d.location);
+    return { d, line, column, seq };
+  });
+  keyed.sort((a, b) => a.line - b.line || a.column - b.column || a.seq - b.seq);
+  return keyed.map((k) => k.d);
 }
 
 export interface YaraRuleMatch {
@@ -261,9 +297,14 @@ export class YaraLayer {
       const kept = normalizeMatches(list);
       byString.set(`${f.group}:${f.rule}:${f.string}`, kept.length > this.cap ? kept.slice(0, this.cap) : kept);
     });
+    const matchesOf = this.compiled.groups.map((g, gi) => g.rules.map((rule, ri) => rule.strings.map((_s, si) => byString.get(`${gi}:${ri}:${si}`) ?? [])));
+    const verdictsOf = evaluateGroups(
+      this.compiled.groups.map((g, gi) => ({ namespace: g.namespace, rules: g.rules, matches: matchesOf[gi]!, ...(g.prior ? { prior: g.prior } : {}) })),
+      { data, fileSize: data.length, externals: this.compiled.externals, scan },
+    );
     this.compiled.groups.forEach((g, gi) => {
-      const matches = g.rules.map((rule, ri) => rule.strings.map((_s, si) => byString.get(`${gi}:${ri}:${si}`) ?? []));
-      const verdicts = evaluateRules(g.rules, { data, fileSize: data.length, matches, externals: this.compiled.externals, scan });
+      const matches = matchesOf[gi]!;
+      const verdicts = verdictsOf[gi]!;
       g.rules.forEach((rule, i) => {
         if (rule.isPrivate) return;
         if (verdicts[i]) matched.push({ rule, namespace: g.namespace, strings: matches[i] ?? [] });

@@ -74,6 +74,13 @@ export interface Rule {
   strings: StringDef[];
   /** Null only when the condition could not be parsed at all. */
   condition: Expr | null;
+  /**
+   * Set when the parser found an error in the rule (syntax, modifiers, hex string…): the offset
+   * of the first one, and the complete sub-expressions of the condition read before it
+   * (outermost only, in source order). yara checks what it has read before stopping at the
+   * error, so the checker checks these.
+   */
+  broken?: { at: number; partial: Expr[] };
   /** Set when the rule comes from an included file. */
   origin?: Origin;
 }

@@ -149,3 +149,48 @@ test('checkYara binds with-declarations in order and refuses a repeated name', (
   assert.deepEqual(codes('rule a { condition: with x = 1, y = x + 1 : (y == 2) }'), []);
   assert.deepEqual(codes('rule a { condition: with x = 1, x = 2 : (x == 2) }'), ['yara.check.duplicated-identifier']);
 });
+
+test('checkYara checks the complete parts of a broken rule and only those, as yara reads it', () => {
+  const src = 'rule a { condition: foo and }\nrule b { strings: $a = "x" condition: $a and $b or }\nrule c { condition: bar }\nrule d { condition: a }';
+  const { ast } = parseYara(src, 't.yar');
+  const r = checkYara(ast, { modules: YARA_4_2_MODULES, source: src, file: 't.yar' });
+  // foo (before the syntax error) and $b, bar; never "unreferenced string" for a broken rule;
+  // a broken rule is still defined (`d` refers to `a`).
+  assert.deepEqual(r.diagnostics.map((d) => `${d.location?.line} ${d.message}`), ['1 undefined identifier "foo"', '2 undefined string "$b"', '3 undefined identifier "bar"']);
+  // A rule whose only error is a missing `}` keeps its whole condition.
+  const eof = parseYara('rule a { condition: foo', 't.yar');
+  assert.deepEqual(checkYara(eof.ast, { modules: YARA_4_2_MODULES }).diagnostics.map((d) => d.message), ['undefined identifier "foo"']);
+});
+
+test('checkYara sees the rules, imports and rule sets of earlier files of the namespace', () => {
+  const first = check('import "pe"\nrule a { condition: true }\nrule x1 { condition: any of (a*) }');
+  assert.deepEqual(first.diagnostics, []);
+  assert.deepEqual(first.scope.rules.map((r) => r.name), ['a', 'x1']);
+  assert.deepEqual(first.scope.modules, ['pe']);
+  assert.deepEqual(first.scope.wildcards, ['a']);
+  const second = check('rule b { condition: a and x1 and pe.number_of_sections == 0 }\nrule c { condition: b and any of (x*) }', { prior: first.scope });
+  assert.deepEqual(second.diagnostics, []);
+  // References count the earlier file's rules first.
+  const refs = (k: number) => nodes(second.rules[k]?.condition ?? null).filter((n) => n.kind === 'rule').map((n) => (n.kind === 'rule' ? n.index : -1));
+  assert.deepEqual(refs(0), [0, 1]);
+  assert.deepEqual(refs(1), [2]);
+  const of = nodes(second.rules[1]?.condition ?? null).find((n) => n.kind === 'of');
+  assert.ok(of?.kind === 'of' && of.rules);
+  assert.deepEqual(of.members, [1]);
+  assert.deepEqual(second.rules.map((r) => r.index), [0, 1]);
+  assert.deepEqual(second.scope.rules.map((r) => r.name), ['a', 'x1', 'b', 'c']);
+  // A name defined twice across files, and a name caught by an earlier wildcard rule set.
+  assert.deepEqual(codes('rule a { condition: true }', { prior: first.scope }), ['yara.check.duplicated-identifier']);
+  assert.deepEqual(codes('rule ab { condition: true }', { prior: first.scope }), ['yara.check.wildcard-rule-set-extended']);
+  // Without the earlier files, the names are unknown.
+  assert.deepEqual(codes('rule b { condition: a }'), ['yara.check.undefined-identifier']);
+});
+
+test('checkYara refuses module structures wherever yara wants a value, and warns on `defined "a"`', () => {
+  const msgs = (src: string) => check(`import "pe"\n${src}`).diagnostics.map((d) => d.message);
+  for (const cond of ['$a and uint8(pe.sections) == 0', '$a and uint8(pe.sections[0]) == 0', '$a at pe.sections', '#a in (pe.sections..1) == 1', 'pe.sections of them', '@a[pe.sections] == 1']) {
+    assert.deepEqual(msgs(`rule r { strings: $a = "x" condition: ${cond} }`), ['wrong usage of identifier "sections"'], cond);
+  }
+  assert.deepEqual(msgs('rule r { condition: uint8(pe) == 0 }'), ['wrong usage of identifier "pe"']);
+  assert.deepEqual(msgs('rule r { condition: defined "a" }'), ['using literal string "a" in a boolean operation.']);
+});

@@ -14,6 +14,10 @@
  * accepts, so one mistake is reported once and the rest of the rule is still checked (yara stops at
  * the first error; vigil reports them all). Constants are folded only as far as needed to find
  * the errors yara finds at compile time (integer `\` and `%` by zero, percentages).
+ *
+ * A rule with a syntax error (`Rule.broken`) is checked as far as yara reads it before the error,
+ * so that a semantic error yara meets first is reported; several files of one namespace are
+ * checked in turn, each given what the earlier ones defined (`CheckOptions.prior`).
  */
 
 import { error, warning, type Diagnostic, type Location } from '../../core/diagnostics.js';
@@ -23,8 +27,28 @@ import type { ArgCode, ModuleCatalog, ModuleType } from './modules-catalog.js';
 
 export type ExternalValue = number | bigint | string | boolean;
 
+/**
+ * What a namespace holds when a file joins it: yara compiles several files into one namespace
+ * (`yara a.yar b.yar` puts both in `default`), where a later file sees the earlier files' rules,
+ * imported modules and `of (name*)` rule sets.
+ */
+export interface NamespaceScope {
+  /** The namespace's rules, in definition order; rule references index this list. */
+  rules: readonly CheckedRule[];
+  /** Modules imported in the namespace. */
+  modules: readonly string[];
+  /** Prefixes of the `of (name*)` rule sets used in the namespace. */
+  wildcards: readonly string[];
+}
+
 export interface CheckOptions {
   externals?: Record<string, ExternalValue>;
+  /**
+   * The rules, imports and wildcard rule sets that earlier files of the same namespace defined
+   * (the `scope` of the previous file's CheckResult). A reference to one of those rules has the
+   * index it has in `prior.rules`; this file's rules follow them (see ir.ts).
+   */
+  prior?: NamespaceScope;
   modules: ModuleCatalog;
   /** The parsed text, for line numbers in diagnostics. */
   source?: string | Uint8Array;
@@ -35,6 +59,8 @@ export interface CheckOptions {
 export interface CheckResult {
   rules: CheckedRule[];
   diagnostics: Diagnostic[];
+  /** The namespace after this file: `prior` extended with this file's rules, imports and rule sets. */
+  scope: NamespaceScope;
 }
 
 const INT: ValueType = { kind: 'integer' };
@@ -84,11 +110,14 @@ class Checker {
   readonly diagnostics: Diagnostic[] = [];
   private readonly lineStarts: number[] = [0];
   private readonly file: string;
+  /** Rule name → index in the namespace's rule list (prior rules first, then this file's). */
   private readonly rulesByName = new Map<string, number>();
+  /** Number of rules earlier files of the namespace defined. */
+  private readonly priorCount: number;
   private readonly imported = new Set<string>();
   private readonly externals = new Map<string, ValueType>();
   /** Prefixes of `of (name*)` rule sets already used: later rules may not extend them. */
-  private readonly wildcardPrefixes: string[] = [];
+  readonly wildcardPrefixes: string[] = [];
   /** The included file the node being checked comes from; undefined for the parsed file itself. */
   private origin: Origin | undefined;
   private readonly originLineStarts = new WeakMap<Uint8Array, number[]>();
@@ -101,6 +130,13 @@ class Checker {
     private readonly opts: CheckOptions,
   ) {
     this.file = opts.file ?? 'rules.yar';
+    const prior = opts.prior;
+    this.priorCount = prior?.rules.length ?? 0;
+    prior?.rules.forEach((r, k) => {
+      if (!this.rulesByName.has(r.name)) this.rulesByName.set(r.name, k);
+    });
+    for (const m of prior?.modules ?? []) this.imported.add(m);
+    this.wildcardPrefixes.push(...(prior?.wildcards ?? []));
     if (opts.source !== undefined) {
       const bytes = typeof opts.source === 'string' ? new TextEncoder().encode(opts.source) : opts.source;
       for (let k = 0; k < bytes.length; k++) if (bytes[k] === 0x0a) this.lineStarts.push(k + 1);
@@ -158,14 +194,15 @@ class Checker {
       for (const imp of known) if ((imp.rulesBefore ?? 0) <= out.length) this.imported.add(imp.module);
       this.origin = rule.origin;
       const index = out.length;
-      if (this.wildcardPrefixes.some((p) => rule.name.name.startsWith(p))) {
-        this.err('wildcard-rule-set-extended', `rule identifier "${rule.name.name}" matches previously used wildcard rule set`, rule.name.span);
-      }
+      // yara refuses a duplicated name before it looks at wildcard rule sets.
       if (this.rulesByName.has(rule.name.name)) {
         this.err('duplicated-identifier', `duplicated identifier "${rule.name.name}"`, rule.name.span);
       } else {
+        if (this.wildcardPrefixes.some((p) => rule.name.name.startsWith(p))) {
+          this.err('wildcard-rule-set-extended', `rule identifier "${rule.name.name}" matches previously used wildcard rule set`, rule.name.span);
+        }
         // Defined before its own condition: yara accepts `rule a { condition: a }`.
-        this.rulesByName.set(rule.name.name, index);
+        this.rulesByName.set(rule.name.name, this.priorCount + index);
       }
       out.push(this.checkRule(rule, index));
     }
@@ -174,7 +211,12 @@ class Checker {
   }
 
   private checkRule(rule: Rule, index: number): CheckedRule {
-    const strings: CheckedString[] = rule.strings.map((def, i) => ({
+    // A rule with a syntax error is checked as far as yara reads it before the error: the strings
+    // declared before it, and the condition when it ends before it (else its complete parts);
+    // yara never reaches the rule's final checks (unreferenced strings).
+    const broken = rule.broken;
+    const defs = broken ? rule.strings.filter((d) => d.span.end <= broken.at) : rule.strings;
+    const strings: CheckedString[] = defs.map((def, i) => ({
       index: i,
       name: def.id.name,
       isPrivate: def.modifiers.some((m) => m.kind === 'private'),
@@ -189,7 +231,14 @@ class Checker {
     }
     let condition: CheckedExpr | null = null;
     const before = this.diagnostics.length;
-    if (rule.condition) {
+    if (broken) {
+      if (rule.condition && rule.condition.span.end <= broken.at) {
+        condition = this.expr(rule.condition);
+        this.boolContext(condition, rule.condition);
+      } else {
+        for (const part of broken.partial) this.expr(part);
+      }
+    } else if (rule.condition) {
       condition = this.expr(rule.condition);
       this.boolContext(condition, rule.condition);
       // yara requires every string to be used, private or not; `them` and wildcards count.
@@ -312,8 +361,8 @@ class Checker {
   }
 
   private range(r: RangeExpr): { lo: CheckedExpr; hi: CheckedExpr } {
-    const lo = this.expr(r.lo);
-    const hi = this.expr(r.hi);
+    const lo = this.value(r.lo);
+    const hi = this.value(r.hi);
     this.want(lo, (t) => t.kind === 'integer', "wrong type for range's lower bound", r.lo.span);
     this.want(hi, (t) => t.kind === 'integer', "wrong type for range's upper bound", r.hi.span);
     return { lo, hi };
@@ -321,7 +370,7 @@ class Checker {
 
   private quantifier(q: Quantifier): CheckedQuantifier {
     if (q.kind !== 'count' && q.kind !== 'percent') return { kind: q.kind };
-    const expr = this.expr(q.expr);
+    const expr = this.value(q.expr);
     if (q.kind === 'percent') {
       const v = constInt(expr);
       if (v !== undefined && (v < 1n || v > 100n)) this.err('percentage-range', 'percentage must be between 1 and 100 (inclusive)', q.span);
@@ -354,13 +403,13 @@ class Checker {
       case 'call':
         return this.call(e);
       case 'readInt': {
-        const offset = this.expr(e.offset);
+        const offset = this.value(e.offset);
         this.want(offset, (t) => t.kind === 'integer', `wrong type "${typeName(offset.type)}" for intXXXX or uintXXXX operator`, e.offset.span);
         return this.node(e, INT, { kind: 'readInt', fn: e.fn, offset });
       }
       case 'match': {
         const string = this.stringRef(e, e.id.name);
-        const at = e.at ? this.expr(e.at) : undefined;
+        const at = e.at ? this.value(e.at) : undefined;
         if (at && e.at) this.want(at, (t) => t.kind === 'integer', `wrong type "${typeName(at.type)}" for at operator`, e.at.span);
         const range = e.range ? this.range(e.range) : undefined;
         if (string === undefined) return this.bad(e);
@@ -375,7 +424,7 @@ class Checker {
       case 'offset':
       case 'length': {
         const string = this.stringRef(e, e.id.name);
-        const index = e.index ? this.expr(e.index) : undefined;
+        const index = e.index ? this.value(e.index) : undefined;
         if (string === undefined) return this.bad(e);
         return this.node(e, INT, { kind: e.kind, string, ...(index ? { index } : {}) });
       }
@@ -390,7 +439,7 @@ class Checker {
       }
       case 'of': {
         const quantifier = this.quantifier(e.quantifier);
-        const at = e.at ? this.expr(e.at) : undefined;
+        const at = e.at ? this.value(e.at) : undefined;
         if (at && e.at) this.want(at, (t) => t.kind === 'integer', `wrong type "${typeName(at.type)}" for at operator`, e.at.span);
         const range = e.range ? this.range(e.range) : undefined;
         const isRules = e.set.kind === 'rules';
@@ -475,7 +524,7 @@ class Checker {
 
   private index(e: Extract<Expr, { kind: 'index' }>): CheckedExpr {
     const object = this.expr(e.object);
-    const index = this.expr(e.index);
+    const index = this.value(e.index);
     if (isUnknown(object.type)) return this.bad(e);
     if (object.type.kind === 'array') {
       this.want(index, (t) => t.kind === 'integer', 'array indexes must be of integer type', e.index.span);
@@ -516,6 +565,8 @@ class Checker {
         this.boolContext(operand, e.operand);
         return this.node(e, BOOL, { kind: 'unary', op: e.op, operand });
       case 'defined':
+        // yara's `defined` takes a boolean expression: a literal string there draws its warning.
+        this.boolContext(operand, e.operand);
         return this.node(e, BOOL, { kind: 'unary', op: e.op, operand });
       case '-': {
         if (!this.want(operand, isNumeric, `wrong type "${typeName(operand.type)}" for - operator`, e.operand.span)) return this.bad(e);
@@ -667,7 +718,7 @@ class Checker {
       return { iterable: { kind: 'range', ...r }, itemTypes: [INT] };
     }
     if (it.kind === 'list') {
-      const items = it.items.map((x) => this.expr(x));
+      const items = it.items.map((x) => this.value(x));
       const first = items.find((x) => !isUnknown(x.type));
       let type: ValueType = first ? INT : UNKNOWN;
       for (let k = 0; k < items.length; k++) {
@@ -741,5 +792,9 @@ function describe(e: Expr, callSignatures?: WeakMap<Expr, string>): string {
 export function checkYara(ast: RuleFile, opts: CheckOptions): CheckResult {
   const c = new Checker(ast, opts);
   const rules = c.run();
-  return { rules, diagnostics: c.diagnostics };
+  const prior = opts.prior;
+  const modules = [...(prior?.modules ?? [])];
+  for (const imp of ast.imports) if (Object.hasOwn(opts.modules, imp.module) && !modules.includes(imp.module)) modules.push(imp.module);
+  const scope: NamespaceScope = { rules: [...(prior?.rules ?? []), ...rules], modules, wildcards: [...c.wildcardPrefixes] };
+  return { rules, diagnostics: c.diagnostics, scope };
 }

@@ -2,8 +2,9 @@
  * Checked YARA rules: what the semantic checker (check.ts) hands to the compiler and evaluator.
  *
  * In: nothing (types only). Out: rules whose conditions are typed trees with every name already
- * resolved: strings by index into the rule's string table, rules by index into the file's rule
- * list, loop and `with` variables by slot number, module values by a chain of field / index /
+ * resolved: strings by index into the rule's string table, rules by index into the namespace's
+ * rule list (the rules earlier files of the namespace defined, `CheckOptions.prior`, then this
+ * file's: without earlier files that is the file's own list), loop and `with` variables by slot number, module values by a chain of field / index /
  * call steps starting at an imported module, externals by name with their type. The evaluator
  * therefore never looks a name up again and never needs the scopes the checker used.
  *
@@ -50,6 +51,7 @@ export type CheckedExpr = Base &
     | { kind: 'regex'; regex: RegexLiteral }
     | { kind: 'filesize' }
     | { kind: 'entrypoint' }
+    /** `index` into the namespace's rule list (earlier files' rules, then this file's). */
     | { kind: 'rule'; index: number }
     | { kind: 'external'; name: string }
     | { kind: 'var'; slot: number }
@@ -70,7 +72,7 @@ export type CheckedExpr = Base &
     | {
         kind: 'of';
         quantifier: CheckedQuantifier;
-        /** String indices, or rule indices when `rules` is true. */
+        /** String indices, or rule indices (into the namespace's rule list) when `rules` is true. */
         members: number[];
         rules: boolean;
         at?: CheckedExpr;
@@ -83,7 +85,7 @@ export type CheckedExpr = Base &
   );
 
 export interface CheckedRule {
-  /** Index in the file's rule list; `rule` references use it. */
+  /** Index in the file's rule list (string matches are keyed by it). */
   index: number;
   name: string;
   span: Span;

@@ -6,10 +6,11 @@
  * whole hex strings, punctuation), ending with one `eof` token, and the lexical diagnostics.
  *
  * The lexer runs over bytes rather than JavaScript characters so that spans are byte offsets and
- * text strings decode to exactly the bytes YARA would match. Two places are context-sensitive in
+ * text strings decode to exactly the bytes YARA would match. Three places are context-sensitive in
  * YARA and resolved here the way YARA's own scanner does: `/` always opens a regex (division is
  * `\`), and `{` opens a hex string when everything up to the next `}` is hex digits, `?`, `~`,
- * `-`, `|`, `[`, `]`, `(`, `)`, whitespace or comments; otherwise it is a brace. A lexical error
+ * `-`, `|`, `[`, `]`, `(`, `)`, whitespace or comments; otherwise it is a brace. `include` is a
+ * keyword only when blanks and a `"` follow it on its line, as in yara's lexer. A lexical error
  * never stops the scan: the bad text becomes an `invalid` token (or a best-effort token) and the
  * parser reports at most one syntax error for it.
  */
@@ -181,7 +182,15 @@ export function tokenize(src: Uint8Array, opts: LexOptions = {}): { tokens: Toke
         push({ kind: 'invalid', span: { start, end: i }, text });
         continue;
       }
-      push({ kind: KEYWORDS.has(text) ? 'keyword' : 'ident', span: { start, end: i }, text });
+      // yara's lexer knows `include` only as `include[ \t]+"`: the path must follow on the same
+      // line, after at least one blank; any other `include` is an identifier.
+      let keyword = KEYWORDS.has(text);
+      if (keyword && text === 'include') {
+        let k = i;
+        while (at(k) === 0x20 || at(k) === 0x09) k++;
+        keyword = k > i && at(k) === 0x22;
+      }
+      push({ kind: keyword ? 'keyword' : 'ident', span: { start, end: i }, text });
       continue;
     }
     // String references: $a, #a, @a, !a (not `!=`), each with an optional trailing `*`.

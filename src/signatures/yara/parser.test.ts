@@ -16,7 +16,7 @@ function parse(src: string, strictEscape = false): ReturnType<typeof parseYara> 
 }
 
 function errors(src: string): string[] {
-  return parse(src).diagnostics.map((d) => `${d.location?.line}:${d.location?.column} ${d.code} ${d.message}`);
+  return parse(src).diagnostics.map((d) => `${d.location?.line}:${d.location?.column} ${d.code} ${d.message}${d.help ? ` (${d.help})` : ''}`);
 }
 
 function onlyRule(src: string): Rule {
@@ -122,21 +122,55 @@ test('parseYara reads text strings with every modifier', () => {
   assert.equal(new TextDecoder().decode((rule.strings[0] as TextString).value), 'x');
 });
 
-test('parseYara rejects misplaced, duplicated and clashing modifiers', () => {
-  const cases: [string, string][] = [
-    ['$a = { 01 02 } wide', 'yara.syntax.invalid-modifier'],
-    ['$a = /ab/ xor', 'yara.syntax.invalid-modifier'],
-    ['$a = "x" wide wide', 'yara.syntax.duplicated-modifier'],
-    ['$a = "x" nocase xor', 'yara.syntax.invalid-modifier'],
-    ['$a = "x" base64 fullword', 'yara.syntax.invalid-modifier'],
-    ['$a = "x" xor(256)', 'yara.syntax.invalid-modifier'],
-    ['$a = "x" xor(9-2)', 'yara.syntax.invalid-modifier'],
-    ['$a = "x" base64("abc")', 'yara.syntax.invalid-modifier'],
+test('parseYara rejects misplaced, duplicated and clashing modifiers in yara 4.2.3\'s words', () => {
+  const cases: [string, string, string][] = [
+    ['$a = { 01 02 } wide', 'yara.syntax.invalid-modifier', 'syntax error'],
+    ['$a = /ab/ xor', 'yara.syntax.invalid-modifier', 'syntax error'],
+    ['$a = "x" wide wide', 'yara.syntax.duplicated-modifier', 'duplicated modifier'],
+    ['$a = "x" nocase xor', 'yara.syntax.invalid-modifier', 'invalid modifier combination: xor nocase'],
+    ['$a = "x" xor wide nocase', 'yara.syntax.invalid-modifier', 'invalid modifier combination: xor nocase'],
+    ['$a = "x" base64 fullword', 'yara.syntax.invalid-modifier', 'invalid modifier combination: base64 fullword'],
+    ['$a = "x" nocase base64wide', 'yara.syntax.invalid-modifier', 'invalid modifier combination: base64wide nocase'],
+    ['$a = "x" xor base64', 'yara.syntax.invalid-modifier', 'invalid modifier combination: base64 xor'],
+    ['$a = "x" xor(256)', 'yara.syntax.invalid-modifier', 'invalid xor range'],
+    ['$a = "x" xor(9-2)', 'yara.syntax.invalid-modifier', 'xor lower bound exceeds upper bound'],
+    ['$a = "x" xor(1-300)', 'yara.syntax.invalid-modifier', 'upper bound for xor range exceeded (max: 255)'],
+    ['$a = "x" xor(300-256)', 'yara.syntax.invalid-modifier', 'xor lower bound exceeds upper bound'],
+    ['$a = "x" base64("abc")', 'yara.syntax.invalid-modifier', 'length of base64 alphabet must be 64'],
+    [`$a = "x" base64 base64wide("${'a'.repeat(64)}")`, 'yara.syntax.invalid-modifier', 'can not specify multiple alphabets'],
+    ['$a = "x" base64 base64', 'yara.syntax.duplicated-modifier', 'duplicated modifier'],
   ];
-  for (const [def, code] of cases) {
-    const codes = parse(`rule r { strings: ${def} condition: $a }`).diagnostics.map((d) => d.code);
-    assert.deepEqual(codes, [code], def);
+  for (const [def, code, message] of cases) {
+    const got = parse(`rule r { strings: ${def} condition: $a }`).diagnostics.map((d) => `${d.code} ${d.message}`);
+    assert.deepEqual(got, [`${code} ${message}`], def);
   }
+});
+
+test('parseYara reads `include` only with its path on the same line, as yara\'s lexer does', () => {
+  assert.deepEqual(parse('include "a.yar"\nrule r { condition: true }').ast.includes.map((i) => i.path), ['a.yar']);
+  assert.deepEqual(parse('include\t"a.yar"').ast.includes.map((i) => i.path), ['a.yar']);
+  for (const src of ['include\n"a.yar"\nrule r { condition: true }', 'include"a.yar"\nrule r { condition: true }', 'include /* c */ "a.yar"\nrule r { condition: true }']) {
+    const r = parse(src);
+    assert.deepEqual(errors(src).map((e) => e.split(' (')[0]), ['1:1 yara.syntax.unexpected-token syntax error'], src);
+    assert.deepEqual(r.ast.rules.map((x) => x.name.name), ['r'], src);
+  }
+  // Anywhere else `include` is an identifier.
+  assert.equal(onlyRule('rule include { condition: include }').condition?.kind, 'ident');
+});
+
+test('parseYara marks a rule with an error and keeps the complete parts of its condition before it', () => {
+  const r = parse('rule a { condition: foo and }\nrule b { condition: x.y[1] + (bar or }\nrule c { condition: true }');
+  const [a, b, c] = r.ast.rules;
+  assert.deepEqual(a?.broken?.partial.map((e) => e.kind), ['ident']);
+  assert.deepEqual(b?.broken?.partial.map((e) => e.kind), ['index', 'ident']);
+  assert.equal(c?.broken, undefined);
+  // Names read inside an unfinished loop need its scope: they are left out.
+  const loop = parse('rule a { condition: foo and for any i in (1..2) : ( i == }').ast.rules[0];
+  assert.deepEqual(loop?.broken?.partial.map((e) => (e.kind === 'ident' ? e.name : e.kind)), ['foo']);
+  // A string whose modifiers fail stops the rule there: its condition is not read before it.
+  const mod = parse('rule a { strings: $a = "x" wide wide condition: $a }').ast.rules[0];
+  assert.ok(mod?.broken && mod.broken.at < (mod.strings[0]?.span.end ?? 0));
+  assert.deepEqual(mod?.broken?.partial, []);
 });
 
 test('parseYara reads hex strings as a token tree', () => {
@@ -155,6 +189,24 @@ test('parseYara rejects malformed hex strings', () => {
   for (const body of ['0', '01 [-5] 02', '01 2', '[1] 01', '01 [2]', '01 [0] 02', '01 [5-2] 02', '01 ( 02 | [-] 03 ) 04', '~?? 01', '01 ( 02 03', '01 ( | 02 )']) {
     const codes = parse(`rule r { strings: $h = { ${body} } condition: $h }`).diagnostics.map((d) => d.code);
     assert.ok(codes.includes('yara.syntax.invalid-hex'), `${body}: ${codes.join(',')}`);
+  }
+  // In yara 4.2.3's words: its hex lexer's and grammar's own messages, else a bare syntax error.
+  const cases: [string, string][] = [
+    ['01 2', 'uneven number of digits in hex string'],
+    ['01 [5-2] 02', 'invalid jump range'],
+    ['01 [0] 02', 'invalid jump length'],
+    ['01 [a] 02', 'invalid character in hex string jump'],
+    ['01 - 02', 'invalid character in hex string'],
+    ['01 ( 02 | [-] 03 ) 04', 'unbounded jumps not allowed inside alternation (|)'],
+    ['01 [-5] 02', 'syntax error'],
+    ['[1] 01', 'syntax error'],
+    ['01 ( 02 03', 'syntax error'],
+    ['01 ( | 02 )', 'syntax error'],
+    ['01 )', 'syntax error'],
+  ];
+  for (const [body, message] of cases) {
+    const got = parse(`rule r { strings: $h = { ${body} } condition: $h }`).diagnostics.map((d) => d.message);
+    assert.deepEqual(got, [`invalid hex string "$h": ${message}`], body);
   }
 });
 
@@ -260,8 +312,8 @@ test('parseYara keeps spans that cover each node', () => {
 });
 
 test('parseYara reports a syntax error with yara-like message and location', () => {
-  assert.deepEqual(errors('rule a {\n  condition: true and\n}'), ["3:1 yara.syntax.unexpected-token syntax error, unexpected '}'"]);
-  assert.deepEqual(errors('rule a { condition: true }\nrule b: { condition: true }'), ["2:9 yara.syntax.unexpected-token syntax error, unexpected '{', expecting identifier"]);
+  assert.deepEqual(errors('rule a {\n  condition: true and\n}'), ["3:1 yara.syntax.unexpected-token syntax error (unexpected '}')"]);
+  assert.deepEqual(errors('rule a { condition: true }\nrule b: { condition: true }'), ["2:9 yara.syntax.unexpected-token syntax error (unexpected '{', expecting identifier)"]);
 });
 
 test('parseYara recovers and reports an error in each broken rule', () => {
@@ -350,7 +402,11 @@ test('renderYaraDiagnostics prints diagnostics the way yara does', () => {
   const r = parse(src);
   assert.equal(
     renderYaraDiagnostics(r.diagnostics, src, r.ast),
-    'test.yar(2): error: syntax error, unexpected identifier "foo", expecting <rule>\n' + 'error: rule "a" in test.yar(5): syntax error, unexpected \'}\'\n',
+    'test.yar(2): error: syntax error\n' + 'error: rule "a" in test.yar(5): syntax error\n',
+  );
+  assert.deepEqual(
+    r.diagnostics.map((d) => d.help),
+    ['unexpected identifier "foo", expecting <rule>', "unexpected '}'"],
   );
 });
 
@@ -374,7 +430,7 @@ test('parseYara follows includes as yara does when given a reader', () => {
   assert.deepEqual(r.ast.imports.map((i) => `${i.module}@${i.origin?.file}`), ['pe@rules/a.yar']);
   // A diagnostic of an included file names that file and its own line.
   assert.deepEqual(r.diagnostics.map((d) => `${d.location?.file}(${d.location?.line}): ${d.message}`), [
-    "rules/sub/b.yar(3): syntax error, unexpected '}'",
+    'rules/sub/b.yar(3): syntax error',
   ]);
   const loop = parseYara(files['rules/loop.yar'] as string, 'rules/loop.yar', { include: read });
   assert.deepEqual(loop.diagnostics.map((d) => `${d.location?.file}(${d.location?.line}): ${d.code} ${d.message}`), [

@@ -10,7 +10,10 @@
  * it, then skips to the next section keyword (`strings:`, `condition:`) of the same rule, or to the
  * next `rule` / `import` / `include` at top level, so a file with several broken rules reports an
  * error for each. A rule with an error is still returned, holding what could be read of it (its
- * condition is null when the condition failed), so tools can show it.
+ * condition is null when the condition failed), so tools can show it; `Rule.broken` marks where
+ * its first error is and keeps the complete parts of its condition read before it, which yara
+ * checks before it stops at the error. Syntax errors say what yara 4.2.3 says, a bare "syntax
+ * error"; the unexpected token and what was expected go to the diagnostic's `help`.
  *
  * Includes: yara splices an included file into the token stream while lexing. Given a reader
  * (`ParseOptions.include`), this parser does the equivalent at top level, where every real rule
@@ -103,6 +106,13 @@ const ALLOWED_MODIFIERS: Record<'text' | 'hex' | 'regex', ReadonlySet<string>> =
   regex: new Set(['nocase', 'wide', 'ascii', 'fullword', 'private']),
 };
 
+/** The alphabet of `base64` / `base64wide` without an argument. */
+const DEFAULT_BASE64_ALPHABET = new TextEncoder().encode('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, k) => x === b[k]);
+}
+
 function span(start: number, end: number): Span {
   return { start, end };
 }
@@ -175,6 +185,10 @@ class Parser {
   readonly diagnostics: Diagnostic[] = [];
   private pos = 0;
   private depth = 0;
+  /** Offset of the first error since the current rule began. */
+  private failAt: number | undefined;
+  /** While a condition is read: every expression node completed so far (children before parents). */
+  private done: Expr[] | undefined;
   private readonly lineStarts: number[] = [0];
   /** Token spans already covered by a lexical error, so the parser does not report them twice. */
   private readonly lexErrorAt = new Set<number>();
@@ -220,18 +234,26 @@ class Parser {
     return this.decoder.decode(this.src.subarray(start, end)).replace(/\r$/, '');
   }
 
-  report(code: string, message: string, s: Span, severity: 'error' | 'warning' = 'error'): void {
+  /** `help` keeps vigil's own account of an error yara words tersely (its bare "syntax error"). */
+  report(code: string, message: string, s: Span, severity: 'error' | 'warning' = 'error', help?: string): void {
+    // yara stops a rule at its first error of any kind (modifiers, hex strings…), not only at
+    // syntax errors: the rule counts as broken from there.
+    if (severity === 'error') this.failAt ??= s.start;
     const location = this.location(s);
-    const d = mkError(code, message, location, { sourceLine: this.sourceLine(location.line), severity });
+    const d = mkError(code, message, location, { sourceLine: this.sourceLine(location.line), severity, ...(help ? { help } : {}) });
     this.diagnostics.push(d);
   }
 
-  /** Reports "syntax error, unexpected …" at the current token and unwinds to a recovery point. */
+  /**
+   * Reports a syntax error at the current token and unwinds to a recovery point. yara 4.2.3
+   * prints bison's bare "syntax error"; the unexpected token and what was expected go to `help`.
+   */
   private fail(expecting?: string): never {
     const t = this.peek();
+    this.failAt ??= t.span.start;
     if (!(t.kind === 'invalid' && this.lexErrorAt.has(t.span.start)) && !(t.kind === 'int' && t.int === undefined)) {
-      const msg = `syntax error, unexpected ${describeToken(t)}${expecting ? `, expecting ${expecting}` : ''}`;
-      this.report('yara.syntax.unexpected-token', msg, t.span);
+      const detail = `unexpected ${describeToken(t)}${expecting ? `, expecting ${expecting}` : ''}`;
+      this.report('yara.syntax.unexpected-token', 'syntax error', t.span, 'error', detail);
     }
     throw new SyntaxFailure();
   }
@@ -369,6 +391,19 @@ class Parser {
   // rule := ( 'private' | 'global' )* 'rule' IDENT [ ':' IDENT+ ] '{' [meta] [strings] condition '}'
   private parseRule(rules: Rule[]): void {
     const start = this.peek().span.start;
+    const before = rules.length;
+    this.failAt = undefined;
+    this.done = [];
+    try {
+      this.parseRuleBody(rules, start);
+    } finally {
+      const rule = rules.length > before ? rules[rules.length - 1] : undefined;
+      if (rule && this.failAt !== undefined) rule.broken = { at: this.failAt, partial: outermost(this.done, this.failAt) };
+      this.done = undefined;
+    }
+  }
+
+  private parseRuleBody(rules: Rule[], start: number): void {
     let isPrivate = false;
     let isGlobal = false;
     for (;;) {
@@ -541,26 +576,44 @@ class Parser {
 
   // modifier := 'nocase' | 'wide' | 'ascii' | 'fullword' | 'private'
   //           | 'xor' [ '(' INT [ '-' INT ] ')' ] | ( 'base64' | 'base64wide' ) [ '(' TEXT ')' ]
+  // Errors in yara's words and order: a modifier's own values first (xor range, alphabet
+  // length), then, as the list grows, differing base64 alphabets and repeated modifiers; the
+  // combinations yara cannot search are checked once the list is complete (only when no
+  // modifier failed, as yara never gets there then).
   private parseModifiers(def: StringDef): void {
     const mods = def.modifiers;
+    let failed = false;
+    let alphabet: Uint8Array | undefined;
+    const bad = (code: string, message: string, s: Span): void => {
+      this.report(code, message, s);
+      failed = true;
+    };
     while (this.peek().kind === 'keyword' && MODIFIERS.has(this.peek().text)) {
       const t = this.next();
       const kind = t.text as ModifierKind;
       const mod: Modifier = { kind, span: t.span };
+      let own = false;
       if (kind === 'xor') {
         mod.xorRange = { min: 0, max: 255 };
         if (this.eatPunct('(')) {
           const lo = this.expectKind('int', 'integer number');
           let hi = lo;
-          if (this.eatPunct('-')) hi = this.expectKind('int', 'integer number');
+          const ranged = this.eatPunct('-');
+          if (ranged) hi = this.expectKind('int', 'integer number');
           this.expectPunct(')');
           const min = Number(lo.int ?? -1n);
           const max = Number(hi.int ?? -1n);
           const s = span(lo.span.start, hi.span.end);
-          if (min < 0 || min > 255 || max < 0 || max > 255) {
-            this.report('yara.syntax.invalid-modifier', 'invalid modifier: xor range values must be between 0 and 255', s);
-          } else if (min > max) {
-            this.report('yara.syntax.invalid-modifier', 'invalid modifier: xor lower bound exceeds upper bound', s);
+          let msg: string | undefined;
+          if (!ranged) {
+            if (min < 0 || min > 255) msg = 'invalid xor range';
+          } else {
+            if (max > 255) msg = 'upper bound for xor range exceeded (max: 255)';
+            if (min > max) msg = 'xor lower bound exceeds upper bound';
+          }
+          if (msg) {
+            bad('yara.syntax.invalid-modifier', msg, s);
+            own = true;
           }
           mod.xorRange = { min, max };
         }
@@ -569,24 +622,38 @@ class Parser {
         this.expectPunct(')');
         mod.alphabet = a.bytes ?? new Uint8Array();
         if (mod.alphabet.length !== 64) {
-          this.report('yara.syntax.invalid-modifier', 'invalid modifier: length of base64 alphabet must be 64', a.span);
+          bad('yara.syntax.invalid-modifier', 'length of base64 alphabet must be 64', a.span);
+          own = true;
         }
       }
       mod.span = span(t.span.start, this.prevEnd());
       if (!ALLOWED_MODIFIERS[def.kind].has(kind)) {
-        this.report('yara.syntax.invalid-modifier', `syntax error, unexpected <${kind}>: modifier not allowed on ${def.kind} strings`, mod.span);
-      } else if (mods.some((m) => m.kind === kind)) {
-        this.report('yara.syntax.duplicated-modifier', `duplicated modifier "${kind}"`, mod.span);
-      } else {
-        const has = (k: ModifierKind): boolean => mods.some((m) => m.kind === k);
-        const clash =
-          (kind === 'xor' && (has('nocase') || has('base64') || has('base64wide'))) ||
-          (kind === 'nocase' && (has('xor') || has('base64') || has('base64wide'))) ||
-          ((kind === 'base64' || kind === 'base64wide') && (has('nocase') || has('xor') || has('fullword'))) ||
-          (kind === 'fullword' && (has('base64') || has('base64wide')));
-        if (clash) this.report('yara.syntax.invalid-modifier', `invalid modifier combination: "${kind}"`, mod.span);
+        // yara's grammar has no such modifier for this kind of string.
+        this.report('yara.syntax.invalid-modifier', 'syntax error', mod.span, 'error', `unexpected <${kind}>: modifier not allowed on ${def.kind} strings`);
+        failed = true;
+      } else if (!own) {
+        let multiple = false;
+        if (kind === 'base64' || kind === 'base64wide') {
+          const mine = mod.alphabet ?? DEFAULT_BASE64_ALPHABET;
+          multiple = alphabet !== undefined && !sameBytes(alphabet, mine);
+          if (multiple) bad('yara.syntax.invalid-modifier', 'can not specify multiple alphabets', mod.span);
+          else alphabet = mine;
+        }
+        if (!multiple && mods.some((m) => m.kind === kind)) bad('yara.syntax.duplicated-modifier', 'duplicated modifier', mod.span);
       }
       mods.push(mod);
+    }
+    if (failed || mods.length === 0) return;
+    const has = (k: ModifierKind): boolean => mods.some((m) => m.kind === k);
+    const b64 = has('base64') ? 'base64' : has('base64wide') ? 'base64wide' : undefined;
+    let clash: string | undefined;
+    if (has('xor') && has('nocase')) clash = 'xor nocase';
+    else if (b64 && has('nocase')) clash = `${b64} nocase`;
+    else if (b64 && has('fullword')) clash = `${b64} fullword`;
+    else if (b64 && has('xor')) clash = `${b64} xor`;
+    if (clash) {
+      const last = mods[mods.length - 1] as Modifier;
+      this.report('yara.syntax.invalid-modifier', `invalid modifier combination: ${clash}`, span(mods[0]!.span.start, last.span.end));
     }
   }
 
@@ -601,9 +668,19 @@ class Parser {
     let k = 1;
     const end = text.length - 1;
     let failed = false;
-    const err = (msg: string, s: number, e: number): void => {
-      if (!failed) this.report('yara.syntax.invalid-hex', `invalid hex string "${id}": ${msg}`, span(base + s, base + e));
+    // yara's hex grammar says a bare "syntax error" for structural mistakes; vigil's account of
+    // them goes to the diagnostic's help.
+    const err = (msg: string, s: number, e: number, help?: string): void => {
+      if (!failed) this.report('yara.syntax.invalid-hex', `invalid hex string "${id}": ${msg}`, span(base + s, base + e), 'error', help);
       failed = true;
+    };
+    const syntax = (help: string, s: number, e: number): void => err('syntax error', s, e, help);
+    /** What yara's hex lexer says about the character at `k` inside a jump, if it refuses it. */
+    const badJumpChar = (): boolean => {
+      const c = text[k];
+      if (c === undefined || k >= end || c === ']' || c === '-' || (c >= '0' && c <= '9') || isWs(c.charCodeAt(0))) return false;
+      err('invalid character in hex string jump', k, k + 1);
+      return true;
     };
     const skip = (): void => {
       for (;;) {
@@ -662,17 +739,17 @@ class Parser {
             skip();
             max = num();
             // `[-N]` is not a jump; only `[-]` may omit the lower bound.
-            if (min === null && max !== null) err('invalid jump', s, k);
+            if (min === null && max !== null) syntax('invalid jump', s, k);
           } else if (min === null) {
-            err('invalid jump', s, k + 1);
+            if (!badJumpChar()) syntax('invalid jump', s, k + 1);
           }
           if (text[k] !== ']') {
-            err('invalid jump', s, Math.min(end, k + 1));
+            if (!badJumpChar()) syntax('invalid jump', s, Math.min(end, k + 1));
             while (k < end && text[k] !== ']') k++;
           }
           k++;
           const jmin = min ?? 0;
-          if (max !== null && jmin > max) err('invalid jump length', s, k);
+          if (max !== null && jmin > max) err('invalid jump range', s, k);
           else if (max === 0 && !text.slice(s, k).includes('-')) err('invalid jump length', s, k);
           else if (depth > 0 && max === null) err('unbounded jumps not allowed inside alternation (|)', s, k);
           out.push({ kind: 'jump', span: span(base + s, base + k), min: jmin, max });
@@ -683,25 +760,25 @@ class Parser {
             k++;
             alternatives.push(seq(depth + 1));
           }
-          if (text[k] !== ')') err('unbalanced parenthesis', s, k + 1);
+          if (text[k] !== ')') syntax('unbalanced parenthesis', s, k + 1);
           else k++;
           out.push({ kind: 'alt', span: span(base + s, base + k), alternatives });
         } else if (ch === '|' || ch === ')') {
           break;
         } else {
-          err(`unexpected "${ch}"`, s, s + 1);
+          err('invalid character in hex string', s, s + 1, `unexpected "${ch}"`);
           k++;
         }
       }
       const first = out[0];
       const last = out[out.length - 1];
-      if (!first || !last) err('empty hex string or alternative', k, k + 1);
-      else if (first.kind === 'jump' || last.kind === 'jump') err('a jump cannot start or end a hex string or alternative', (first.kind === 'jump' ? first : last).span.start - base, (first.kind === 'jump' ? first : last).span.end - base);
+      if (!first || !last) syntax('empty hex string or alternative', k, k + 1);
+      else if (first.kind === 'jump' || last.kind === 'jump') syntax('a jump cannot start or end a hex string or alternative', (first.kind === 'jump' ? first : last).span.start - base, (first.kind === 'jump' ? first : last).span.end - base);
       return out;
     };
     const tokens = seq(0);
     skip();
-    if (k < end) err(`unexpected "${text[k]}"`, k, k + 1);
+    if (k < end) syntax(`unexpected "${text[k]}"`, k, k + 1);
     return tokens;
   }
 
@@ -709,6 +786,7 @@ class Parser {
 
   private enter(): void {
     if (++this.depth > this.maxDepth) {
+      this.failAt ??= this.peek().span.start;
       this.report('yara.syntax.too-deep', `expression nested deeper than ${this.maxDepth} levels`, this.peek().span);
       throw new SyntaxFailure();
     }
@@ -722,14 +800,32 @@ class Parser {
   /** Requires a primary expression; reports the operator when a boolean one stands there. */
   private primaryOnly(t: Typed, op: Token): Expr {
     if (t.cls !== 'primary') {
-      this.report('yara.syntax.unexpected-token', `syntax error, unexpected ${describeToken(op)}`, op.span);
+      this.failAt ??= op.span.start;
+      this.report('yara.syntax.unexpected-token', 'syntax error', op.span, 'error', `unexpected ${describeToken(op)}`);
       throw new SyntaxFailure();
     }
     return t.expr;
   }
 
   private bin(op: BinaryOp, left: Expr, right: Expr): Expr {
-    return { kind: 'binary', span: span(left.span.start, right.span.end), op, left, right };
+    return this.keep({ kind: 'binary', span: span(left.span.start, right.span.end), op, left, right });
+  }
+
+  /** Records a completed expression node (see `Rule.broken`). */
+  private keep<T extends Expr>(e: T): T {
+    this.done?.push(e);
+    return e;
+  }
+
+  /** Runs a scoped construct (`for`, `with`); if it fails, forgets the nodes read inside it, whose names need its scope. */
+  private scoped<T>(f: () => T): T {
+    const mark = this.done?.length;
+    try {
+      return f();
+    } catch (e) {
+      if (this.done && mark !== undefined) this.done.length = mark;
+      throw e;
+    }
   }
 
   // or_expr := and_expr ( 'or' and_expr )*
@@ -766,7 +862,7 @@ class Parser {
       this.enter();
       try {
         const operand = this.parseNot().expr;
-        return { expr: { kind: 'unary', span: span(t.span.start, operand.span.end), op: t.text as 'not' | 'defined', operand }, cls: 'bool' };
+        return { expr: this.keep({ kind: 'unary', span: span(t.span.start, operand.span.end), op: t.text as 'not' | 'defined', operand }), cls: 'bool' };
       } finally {
         this.depth--;
       }
@@ -784,7 +880,7 @@ class Parser {
       if (op.text === 'matches') {
         const r = this.expectKind('regex', 'regular expression');
         const regex: RegexLiteral = { span: r.span, ...(r.regex as NonNullable<Token['regex']>) };
-        left = { expr: { kind: 'matches', span: span(l.span.start, r.span.end), left: l, regex }, cls: 'bool' };
+        left = { expr: this.keep({ kind: 'matches', span: span(l.span.start, r.span.end), left: l, regex }), cls: 'bool' };
       } else {
         const right = this.parseRelational();
         left = { expr: this.bin(op.text as BinaryOp, l, this.primaryOnly(right, op)), cls: 'bool' };
@@ -799,7 +895,7 @@ class Parser {
     if (left.cls === 'primary' && (this.isKw('of') || (this.isPunct('%') && this.isKw('of', 1)))) {
       const percent = this.eatPunct('%');
       const q: Quantifier = { kind: percent ? 'percent' : 'count', span: span(left.expr.span.start, this.prevEnd()), expr: left.expr };
-      return { expr: this.parseOfRest(q), cls: 'bool' };
+      return { expr: this.keep(this.parseOfRest(q)), cls: 'bool' };
     }
     while (this.peek().kind === 'punct' && RELATIONAL_OPS.has(this.peek().text)) {
       const op = this.next();
@@ -835,7 +931,7 @@ class Parser {
       this.enter();
       try {
         const operand = this.primaryOnly(this.parseUnary(), op);
-        return { expr: { kind: 'unary', span: span(op.span.start, operand.span.end), op: op.text as '-' | '~', operand }, cls: 'primary' };
+        return { expr: this.keep({ kind: 'unary', span: span(op.span.start, operand.span.end), op: op.text as '-' | '~', operand }), cls: 'primary' };
       } finally {
         this.depth--;
       }
@@ -870,7 +966,9 @@ class Parser {
     // Every nesting (parentheses, indexes, calls, ranges, readers) passes through here.
     this.enter();
     try {
-      return this.parseAtomInner();
+      const atom = this.parseAtomInner();
+      this.keep(atom.expr);
+      return atom;
     } finally {
       this.depth--;
     }
@@ -970,9 +1068,9 @@ class Parser {
             return { expr: this.parseOfRest({ kind: t.text, span: s }), cls: 'bool' };
           }
           case 'for':
-            return { expr: this.parseFor(), cls: 'bool' };
+            return { expr: this.scoped(() => this.parseFor()), cls: 'bool' };
           case 'with':
-            return { expr: this.parseWith(), cls: 'bool' };
+            return { expr: this.scoped(() => this.parseWith()), cls: 'bool' };
           default:
             if (INT_READERS.has(t.text)) {
               this.next();
@@ -993,6 +1091,7 @@ class Parser {
     const t = this.next();
     let e: Expr = { kind: 'ident', span: t.span, name: t.text };
     for (;;) {
+      this.keep(e);
       if (this.eatPunct('.')) {
         const f = this.expectKind('ident', 'identifier');
         e = { kind: 'field', span: span(e.span.start, f.span.end), object: e, field: { name: f.text, span: f.span } };
@@ -1145,6 +1244,26 @@ class Parser {
     this.expectPunct(')');
     return body;
   }
+}
+
+/**
+ * The outermost of `nodes` that end at or before `limit`, in source order: what of a broken
+ * condition was read completely before its syntax error (nested nodes are part of these).
+ */
+function outermost(nodes: readonly Expr[] | undefined, limit: number): Expr[] {
+  // Among equal spans the later node (the parent) comes first.
+  const sorted = (nodes ?? [])
+    .map((e, k) => ({ e, k }))
+    .filter(({ e }) => e.span.end <= limit)
+    .sort((a, b) => a.e.span.start - b.e.span.start || b.e.span.end - a.e.span.end || b.k - a.k);
+  const out: Expr[] = [];
+  let end = -1;
+  for (const { e } of sorted) {
+    if (e.span.start < end) continue;
+    out.push(e);
+    end = e.span.end;
+  }
+  return out;
 }
 
 function isWs(c: number): boolean {

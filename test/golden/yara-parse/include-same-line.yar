@@ -1,0 +1,4 @@
+include
+"other.yar"
+rule include { condition: true }
+rule a { condition: include }
