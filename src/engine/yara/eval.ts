@@ -70,6 +70,8 @@ export interface EvalContext {
   priorVerdicts?: readonly boolean[];
   /** Module lookup by import name; defaults to the registry (`modules/index.ts`). */
   modules?: (name: string) => YaraModule | undefined;
+  /** Rules (by `CheckedRule.index`) known to be false without evaluation (see `prefilter.ts`). */
+  skip?: (ruleIndex: number) => boolean;
 }
 
 /** A module struct, array or dictionary while walking an access path: its declaration and its data. */
@@ -97,6 +99,8 @@ export interface RuleGroup {
    * `prior`); 0 or absent starts the namespace afresh, as for separately compiled files.
    */
   prior?: number;
+  /** Rules of this group known to be false without evaluation. */
+  skip?: (ruleIndex: number) => boolean;
 }
 
 /**
@@ -116,7 +120,7 @@ export function evaluateGroups(groups: readonly RuleGroup[], ctx: Omit<EvalConte
       unit = { verdicts: [], failed: false };
       current.set(g.namespace, unit);
     }
-    const verdicts = evaluateRules(g.rules, { ...ctx, matches: g.matches, priorVerdicts: unit.verdicts });
+    const verdicts = evaluateRules(g.rules, { ...ctx, matches: g.matches, priorVerdicts: unit.verdicts, ...(g.skip ? { skip: g.skip } : {}) });
     for (const v of verdicts) unit.verdicts.push(v);
     if (g.rules.some((r, i) => r.isGlobal && !verdicts[i])) unit.failed = true;
     units.push(unit);
@@ -130,8 +134,9 @@ export function evaluateRules(rules: CheckedRule[], ctx: EvalContext): boolean[]
   const ev = new Evaluator(ctx);
   const results: boolean[] = [];
   let globalFailed = false;
+  const skip = ctx.skip;
   for (const rule of rules) {
-    const ok = rule.condition ? ev.rule(rule, results) : false;
+    const ok = rule.condition && !(skip && skip(rule.index)) ? ev.rule(rule, results) : false;
     results.push(ok);
     if (rule.isGlobal && !ok) globalFailed = true;
   }

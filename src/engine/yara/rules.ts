@@ -24,6 +24,7 @@ import { evaluateGroups } from './eval.js';
 import { scanContext } from './modules/types.js';
 import { AtomIndex, type AtomSource } from '../atoms.js';
 import { compileString, normalizeMatches, YARA_MAX_STRING_MATCHES, type StringMatch, type StringMatcher } from './strings.js';
+import { needsStringMatch } from './prefilter.js';
 import { yaraStringErrors, yaraWarnings } from './warnings.js';
 
 export interface YaraSource {
@@ -180,9 +181,22 @@ export interface YaraAtoms {
   count: number;
 }
 
-const atomCache = new WeakMap<CompiledYara, { flat: FlatString[]; atoms: YaraAtoms; index?: AtomIndex }>();
+/** What a compilation needs for scanning, built once: flat strings, atom entries, empty match rows. */
+interface Prepared {
+  flat: FlatString[];
+  atoms: YaraAtoms;
+  index?: AtomIndex;
+  /** Per group, per rule: a frozen row of empty match lists (shared by every scan). */
+  emptyRows: (readonly (readonly StringMatch[])[])[][];
+  /** Per group, per rule: the condition cannot hold without a string match (`prefilter.ts`). */
+  needsMatch: boolean[][];
+}
 
-function prepared(compiled: CompiledYara): { flat: FlatString[]; atoms: YaraAtoms; index?: AtomIndex } {
+const EMPTY_MATCHES: readonly StringMatch[] = Object.freeze([]);
+
+const atomCache = new WeakMap<CompiledYara, Prepared>();
+
+function prepared(compiled: CompiledYara): Prepared {
   let p = atomCache.get(compiled);
   if (p) return p;
   const flat: FlatString[] = [];
@@ -200,7 +214,12 @@ function prepared(compiled: CompiledYara): { flat: FlatString[]; atoms: YaraAtom
     else if (a.bytes.length === 1) (single[a.bytes[0]!] ??= []).push(id);
     else everywhere.push(id);
   }));
-  p = { flat, atoms: { indexed, entryString: Int32Array.from(entryString), entryAtom: Int32Array.from(entryAtom), single, everywhere, count: entryString.length } };
+  p = {
+    flat,
+    atoms: { indexed, entryString: Int32Array.from(entryString), entryAtom: Int32Array.from(entryAtom), single, everywhere, count: entryString.length },
+    emptyRows: compiled.groups.map((g) => g.rules.map((r) => Object.freeze(r.strings.map(() => EMPTY_MATCHES)))),
+    needsMatch: compiled.groups.map((g) => g.rules.map((r) => needsStringMatch(r))),
+  };
   atomCache.set(compiled, p);
   return p;
 }
@@ -232,8 +251,11 @@ export class YaraLayer {
   private readonly cap: number;
   private ticks = 0;
 
+  private readonly prep: Prepared;
+
   constructor(private readonly compiled: CompiledYara, private readonly data: Uint8Array, private readonly opts: ScanYaraOptions = {}) {
     const p = prepared(compiled);
+    this.prep = p;
     this.flat = p.flat;
     this.atoms = p.atoms;
     this.found = new Array<StringMatch[] | undefined>(p.flat.length).fill(undefined);
@@ -274,12 +296,14 @@ export class YaraLayer {
   finish(): YaraScanResult {
     const data = this.data;
     const { single, everywhere } = this.atoms;
-    if (single.some((x) => x !== undefined)) {
-      for (let i = 0; i < data.length; i++) {
-        const ids = single[data[i]!];
-        if (ids) for (const id of ids) this.verify(id, i);
-        else if ((i & 0xffff) === 0) this.checkDeadline();
+    // 1-byte atoms: each byte value's occurrences by the native search (few values are used).
+    for (let v = 0; v < 256; v++) {
+      const ids = single[v];
+      if (!ids) continue;
+      for (let i = data.indexOf(v); i !== -1; i = data.indexOf(v, i + 1)) {
+        for (const id of ids) this.verify(id, i);
       }
+      this.checkDeadline();
     }
     for (const id of everywhere) {
       for (let i = 0; i <= data.length; i++) {
@@ -290,16 +314,25 @@ export class YaraLayer {
     const matched: YaraRuleMatch[] = [];
     const notMatched: CheckedRule[] = [];
     const scan = scanContext(data, this.opts.output ? { output: this.opts.output } : {});
-    const byString = new Map<string, StringMatch[]>();
-    this.flat.forEach((f, k) => {
+    // Rows of rules with no match stay the shared empty rows; a rule whose condition needs a
+    // string match and whose row is empty is false without evaluation.
+    const { emptyRows, needsMatch } = this.prep;
+    const matchesOf = emptyRows.map((rows) => rows.slice());
+    for (let k = 0; k < this.flat.length; k++) {
       const list = this.found[k];
-      if (!list) return;
+      if (!list) continue;
+      const f = this.flat[k]!;
+      const rows = matchesOf[f.group]!;
+      let row = rows[f.rule]!;
+      if (row === emptyRows[f.group]![f.rule]) rows[f.rule] = row = row.slice();
       const kept = normalizeMatches(list);
-      byString.set(`${f.group}:${f.rule}:${f.string}`, kept.length > this.cap ? kept.slice(0, this.cap) : kept);
-    });
-    const matchesOf = this.compiled.groups.map((g, gi) => g.rules.map((rule, ri) => rule.strings.map((_s, si) => byString.get(`${gi}:${ri}:${si}`) ?? [])));
+      (row as StringMatch[][])[f.string] = kept.length > this.cap ? kept.slice(0, this.cap) : kept;
+    }
     const verdictsOf = evaluateGroups(
-      this.compiled.groups.map((g, gi) => ({ namespace: g.namespace, rules: g.rules, matches: matchesOf[gi]!, ...(g.prior ? { prior: g.prior } : {}) })),
+      this.compiled.groups.map((g, gi) => ({
+        namespace: g.namespace, rules: g.rules, matches: matchesOf[gi]!, ...(g.prior ? { prior: g.prior } : {}),
+        skip: (ri: number) => needsMatch[gi]![ri]! && matchesOf[gi]![ri] === emptyRows[gi]![ri],
+      })),
       { data, fileSize: data.length, externals: this.compiled.externals, scan },
     );
     this.compiled.groups.forEach((g, gi) => {
@@ -307,7 +340,7 @@ export class YaraLayer {
       const verdicts = verdictsOf[gi]!;
       g.rules.forEach((rule, i) => {
         if (rule.isPrivate) return;
-        if (verdicts[i]) matched.push({ rule, namespace: g.namespace, strings: matches[i] ?? [] });
+        if (verdicts[i]) matched.push({ rule, namespace: g.namespace, strings: (matches[i] ?? []) as StringMatch[][] });
         else notMatched.push(rule);
       });
     });
