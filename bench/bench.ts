@@ -3,7 +3,7 @@
  * same generated signature set.
  *
  * In: options (`--size 64M --seed 1 --hashes N --bodies N --logicals N --runs N
- * --only clamscan|vigil --keep`). Out: a report on stdout: what was generated, how each figure
+ * --only clamscan|vigil --keep --yara-only --no-yara --yara-rules N --yara-size SIZE`). Out: a report on stdout: what was generated, how each figure
  * is measured, a table of figures with the ratio vigil/clamscan, and whether both scanners
  * reported the same detections (and the planted ones). It asserts nothing and always exits 0
  * once it has run: a benchmark informs, it does not gate a build.
@@ -22,6 +22,10 @@
  * - detections: the sets of `path: Name FOUND` lines are compared with each other and with the
  *   planted hits the generator recorded.
  *
+ * - YARA (bench/yara.ts; `--yara-only` runs only this part, `--no-yara` skips it): `yara -r` and
+ *   `vigil yara -r`, one and two threads, with 2,000 generated rules over the first 256 MiB of
+ *   the corpus: throughput, peak RSS, ratios, and whether both print the same `rule file` lines.
+ *
  * Each scan runs once (at 1 GiB a scan takes minutes, and its noise is small next to the gap
  * between tools); the loads, short and noisy, are repeated. The corpus is read once before timing
  * so that both tools find it in the page cache; which tool runs first then does not matter.
@@ -32,6 +36,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { corpusFilesDir, ensureCorpus, type CorpusManifest } from './corpus.js';
 import { ensureSignatures, type SigSet } from './sigs.js';
+import { runYaraBench } from './yara.js';
 import { formatBytes, median, parseSize, repoRoot, rssMethod, runMeasured, type Measured } from './util.js';
 
 interface Options {
@@ -43,6 +48,10 @@ interface Options {
   runs: number;
   only: 'clamscan' | 'vigil' | undefined;
   keep: boolean;
+  /** The YARA part: 'also' after the ClamAV part, 'only', or 'no'. */
+  yara: 'also' | 'only' | 'no';
+  yaraRules: number;
+  yaraSize: number;
 }
 
 const USAGE = `usage: npm run bench -- [options]     (or: npx tsx bench/bench.ts [options])
@@ -55,13 +64,20 @@ const USAGE = `usage: npm run bench -- [options]     (or: npx tsx bench/bench.ts
   --runs N          runs of each database-load measurement; the median is reported (default 5)
   --only TOOL       measure only clamscan or only vigil
   --keep            keep the scratch directory (each run's output, vigil's VIGIL_HOMEs)
+  --yara-only       run only the YARA part (yara against vigil yara)
+  --no-yara         skip the YARA part
+  --yara-rules N    generated YARA rules (default 2000)
+  --yara-size SIZE  corpus bytes the YARA part scans: the first files up to SIZE (default 256M)
   -h, --help        this text
 
 Generated corpora and signature sets are cached in bench/out/ and reused when the seed and
 sizes match; delete that directory to reclaim the space.`;
 
 function parseOptions(argv: string[]): Options | string {
-  const o: Options = { size: 1024 ** 3, seed: 1, hashes: 1_000_000, bodies: 50_000, logicals: 5_000, runs: 5, only: undefined, keep: false };
+  const o: Options = {
+    size: 1024 ** 3, seed: 1, hashes: 1_000_000, bodies: 50_000, logicals: 5_000, runs: 5, only: undefined, keep: false,
+    yara: 'also', yaraRules: 2000, yaraSize: 256 * 1024 * 1024,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const eq = arg.indexOf('=');
@@ -98,6 +114,15 @@ function parseOptions(argv: string[]): Options | string {
           break;
         }
         case '--keep': o.keep = true; break;
+        case '--yara-only': o.yara = 'only'; break;
+        case '--no-yara': o.yara = 'no'; break;
+        case '--yara-rules': o.yaraRules = count(1); break;
+        case '--yara-size': {
+          const v = value();
+          o.yaraSize = parseSize(v);
+          if (!Number.isFinite(o.yaraSize) || o.yaraSize < 1024 * 1024) return `--yara-size: expected a size of at least 1M, got '${v}'`;
+          break;
+        }
         case '-h': case '--help': return '';
         default: return `unknown option '${arg}'`;
       }
@@ -299,6 +324,20 @@ async function main(): Promise<number> {
   log(`  by kind: ${[...byKind].map(([k, v]) => `${k} ${v.n} files/${formatBytes(v.bytes)}`).join(', ')}`);
   log();
 
+  const scratch = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  const yaraPart = async (): Promise<void> => {
+    await runYaraBench(
+      { seed: o.seed, rules: o.yaraRules, size: o.yaraSize, runs: o.runs, keep: o.keep },
+      { root, outDir, scratch, filesDir, corpus, log },
+    );
+  };
+  if (o.yara === 'only') {
+    await yaraPart();
+    if (o.keep) log(`Scratch directory kept: ${scratch}`);
+    else rmSync(scratch, { recursive: true, force: true });
+    return 0;
+  }
+
   log('Signatures');
   const sigs = await ensureSignatures(outDir, o.seed, { hashes: o.hashes, bodies: o.bodies, logicals: o.logicals }, corpus, log);
   const dbBytes = Object.keys(sigs.files).reduce((a, f) => a + (existsSync(join(sigs.dir, f)) ? statSync(join(sigs.dir, f)).size : 0), 0);
@@ -307,7 +346,6 @@ async function main(): Promise<number> {
   log(`  planted in the corpus and present in this set: ${sigs.planted.bodies} body, ${sigs.planted.logicals} logical, ${sigs.planted.hashes} hash → ${Object.keys(sigs.expected).length} files expected to be detected`);
   log();
 
-  const scratch = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   const tiny = join(scratch, 'tiny.txt');
   writeFileSync(tiny, 'a tiny clean file for timing database loads\n');
   let statsN = 0;
@@ -464,6 +502,8 @@ async function main(): Promise<number> {
   }
   if (!cs && !v1) log('  no scan completed.');
   log();
+
+  if (o.yara === 'also') await yaraPart();
 
   if (o.keep) log(`Scratch directory kept: ${scratch}`);
   else rmSync(scratch, { recursive: true, force: true });
