@@ -32,6 +32,9 @@ export const ASSERT_BOL = 0;
 export const ASSERT_EOL = 1;
 export const ASSERT_WORD = 2;
 export const ASSERT_NOTWORD = 3;
+/** `\b` / `\B` of a `wide` string: on two-byte characters (see `assertHolds` in vm.ts). */
+export const ASSERT_WIDE_WORD = 4;
+export const ASSERT_WIDE_NOTWORD = 5;
 
 /** An NFA program; instruction i is (op[i], a[i], b[i]). Entry is instruction 0. */
 export interface Program {
@@ -146,7 +149,14 @@ class Emitter {
 }
 
 function assertCode(k: AssertKind): number {
-  return k === 'bol' ? ASSERT_BOL : k === 'eol' ? ASSERT_EOL : k === 'word' ? ASSERT_WORD : ASSERT_NOTWORD;
+  switch (k) {
+    case 'bol': return ASSERT_BOL;
+    case 'eol': return ASSERT_EOL;
+    case 'word': return ASSERT_WORD;
+    case 'notword': return ASSERT_NOTWORD;
+    case 'wideword': return ASSERT_WIDE_WORD;
+    case 'widenotword': return ASSERT_WIDE_NOTWORD;
+  }
 }
 
 /** Compiles an AST to a program; undefined when it would exceed REGEX_MAX_PROGRAM instructions. */
@@ -254,6 +264,96 @@ export function extractAtom(ast: RegexNode): RegexAtom | undefined {
   close();
   if (!best) return undefined;
   return { bytes: Uint8Array.from(best.bytes), ...(best.offset !== undefined ? { offset: best.offset } : {}) };
+}
+
+/**
+ * Atoms for an index: the best run (up to 4 positions) of the top-level sequence, where a position
+ * is one byte or a letter in either case; every spelling of the run is a variant (at most
+ * `maxVariants`). The run lies `offset` to `maxOffset` bytes after the match start (equal when
+ * the prefix before it has a fixed width; `maxOffset` is capped at REGEX_SCAN_LIMIT, the longest
+ * match). Runs are ranked as YARA ranks atoms: longer first; then a fixed distance, a narrower
+ * range, fewer variants. Undefined when no position qualifies (the string is then verified at
+ * every position).
+ */
+export function extractAtomVariants(ast: RegexNode, maxVariants = 16): { variants: number[][]; offset: number; maxOffset: number } | undefined {
+  const items: RegexNode[] = [];
+  flatten(ast, items);
+  // Per item: the range of its distance from the match start, and its byte choices.
+  const slots: { min: number; max: number; choices: number[] | undefined }[] = [];
+  let min = 0;
+  let max = 0;
+  for (const item of items) {
+    const [wmin, wmax] = widthRange(item);
+    if (item.kind !== 'assert') slots.push({ min, max: Math.min(max, REGEX_SCAN_LIMIT), choices: item.kind === 'set' ? caseChoices(item.bytes) : undefined });
+    min += wmin;
+    max += wmax;
+  }
+  let best: { start: number; len: number; variants: number; span: number } | undefined;
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i]!;
+    if (!slot.choices || slot.min > REGEX_SCAN_LIMIT) continue;
+    let variants = 1;
+    let len = 0;
+    while (len < ATOM_MAX && i + len < slots.length) {
+      const c = slots[i + len]!.choices;
+      if (!c || variants * c.length > maxVariants) break;
+      variants *= c.length;
+      len++;
+    }
+    const span = slot.max - slot.min;
+    if (!best || len > best.len || (len === best.len && (span < best.span || (span === best.span && variants < best.variants)))) {
+      best = { start: i, len, variants, span };
+    }
+  }
+  if (!best) return undefined;
+  let variants: number[][] = [[]];
+  for (let k = 0; k < best.len; k++) {
+    const c = slots[best.start + k]!.choices!;
+    variants = variants.flatMap((v) => c.map((b) => [...v, b]));
+  }
+  const at = slots[best.start]!;
+  return { variants, offset: at.min, maxOffset: at.max };
+}
+
+/** Longest regex match (YARA's RE_SCAN_LIMIT): an atom lies at most this far from the start. */
+const REGEX_SCAN_LIMIT = 4096;
+
+/** Least and most bytes a node consumes (Infinity when unbounded). */
+function widthRange(n: RegexNode): [number, number] {
+  switch (n.kind) {
+    case 'empty':
+    case 'assert':
+      return [0, 0];
+    case 'set':
+      return [1, 1];
+    case 'cat': {
+      let lo = 0, hi = 0;
+      for (const i of n.items) { const [a, b] = widthRange(i); lo += a; hi += b; }
+      return [lo, hi];
+    }
+    case 'alt': {
+      let lo = Infinity, hi = 0;
+      for (const i of n.items) { const [a, b] = widthRange(i); lo = Math.min(lo, a); hi = Math.max(hi, b); }
+      return [lo === Infinity ? 0 : lo, hi];
+    }
+    case 'rep': {
+      const [a, b] = widthRange(n.sub);
+      return [n.min * a, n.max < 0 ? (b === 0 ? 0 : Infinity) : n.max * b];
+    }
+  }
+}
+
+/** The bytes of a set when it is one byte, or one letter in both cases; undefined otherwise. */
+function caseChoices(s: Uint8Array): number[] | undefined {
+  const members: number[] = [];
+  for (let b = 0; b < 256; b++) {
+    if (!s[b]) continue;
+    if (members.length === 2) return undefined;
+    members.push(b);
+  }
+  if (members.length === 1) return members;
+  const [a, b] = members as [number, number];
+  return members.length === 2 && b === a + 32 && a >= 0x41 && a <= 0x5a ? members : undefined;
 }
 
 /** The literal bytes every match starts with (possibly empty). */

@@ -28,7 +28,7 @@ function stringDef(rng: Prng, i: number): string {
     case 2: return `$s${i} = { ${hex.slice(0, 5)} [0-6] ${hex.slice(-5)} }`;
     case 3: return `$s${i} = { ( ${hex.slice(0, 5)} | 7A 7A ) ?? ${hex.slice(-2)} }`;
     case 4: return `$s${i} = /${w}[0-9a-f]{0,3}/${rng.pick(['', 'i', 's'])}`;
-    case 5: return `$s${i} = /[a-c]+x?/`;
+    case 5: return rng.chance(0.5) ? `$s${i} = /[a-c]+x?/` : `$s${i} = /[0-9a-c]{1,3}${w}/`;
     case 6: return `$s${i} = { ${hex.slice(0, 2)} }`;
     default: return `$s${i} = "${w}" base64`;
   }
@@ -116,11 +116,13 @@ test('scan options: fast mode keeps one match per string, the cap bounds the cou
   assert.throws(() => scanYara(c.compiled!, data, { deadline: performance.now() - 1 }), YaraScanTimeout);
 });
 
-test('case-insensitive and wide regexes get indexed atoms (every spelling), not a verify-everywhere atom', () => {
+test('case-insensitive, wide and variable-prefix regexes get indexed atoms (every spelling), not a verify-everywhere atom', () => {
   const c = compileYara([{ file: 'a.yar', text: 'rule a { strings: $a = /abcd[0-9]+x/i $b = /Key=[0-9]{2}/ nocase wide $c = /[0-9]+tail/ condition: any of them }' }]);
   assert.ok(c.compiled);
   const atoms = yaraAtoms(c.compiled);
-  assert.equal(atoms.everywhere.length, 1, 'only $c, whose literal is at a varying distance from the start, is verified everywhere');
+  assert.equal(atoms.everywhere.length, 0, 'no string is verified at every position');
+  const tail = atoms.indexed.filter((e) => atoms.entryString[e.part] === 2);
+  assert.deepEqual(tail.map((e) => Buffer.from(e.atom.variants[0]!).toString('latin1')), ['tail'], '$c: its literal, at a varying distance from the start');
   assert.equal(atoms.indexed.filter((e) => atoms.entryString[e.part] === 0).length, 16, '$a: 4 letters, 16 spellings');
   const r = scanYara(c.compiled, Buffer.concat([Buffer.from('xx aBcD12x '), Buffer.from('kEy=42', 'utf16le'), Buffer.from(' 77tail')]));
   assert.deepEqual(r.matched[0]!.strings.map((l) => l.map((m) => [m.offset, m.length])), [[[3, 7]], [[11, 12]], [[24, 6], [25, 5]]]);

@@ -14,26 +14,28 @@
  * matched by a small position-set simulation, because YARA reports the *shortest* match of a hex
  * string from a given start (jumps and alternatives alike), which a leftmost-first regex engine
  * would not give. Regexes are parsed and compiled by the project's regex engine (for `wide` the
- * AST is rewritten so that every consumed byte is followed by a zero byte) but verified here by a
- * lock-step NFA run over its program: YARA reports the longest match from a start when the regex
- * has a greedy quantifier and the shortest otherwise, not the leftmost-first match `matchAt` gives. Hex and regex strings whose
- * start is not at a fixed distance from any literal get an empty atom: verify at every position.
+ * AST is rewritten so that every consumed byte is followed by a zero byte, and `\b` / `\B` test
+ * two-byte characters as YARA's do) and verified here: YARA verifies a regex forward from its atom,
+ * leftmost-first, so a regex with a greedy quantifier, or with a literal of two or more bytes
+ * outside its alternations (YARA's atom then lies there), gets the leftmost-first match `matchAt`
+ * gives; any other regex, whose atom YARA draws from inside an alternative, gets the shortest
+ * match (a lock-step NFA run over its program). Hex and regex strings whose start is not at a
+ * fixed distance from any literal get an empty atom: verify at every position.
  *
- * Known gap: when alternatives of different lengths allow several match lengths from one start,
- * YARA's choice depends on where its own atom splits the pattern (forward and backward halves are
- * verified separately) and on its fiber order; this module reports the shortest hex match and the
- * leftmost-first (greedy regexes) or shortest (other regexes) regex match, which agrees with YARA
- * except for some such patterns.
+ * Known gaps (test/diff/yara-engine.test.ts measures them): when alternatives of different lengths
+ * allow several match lengths from one start, YARA's choice depends on where its own atom splits
+ * the pattern (forward and backward halves are verified separately) and on its fiber order; and a
+ * repeated group that can match the empty string (`(x{0,2}|.y?){2,}`) ends differently, because
+ * YARA kills a fiber that returns to a split without consuming input. The lengths reported then
+ * differ from YARA's for some such patterns (the offsets agree).
  */
 
 import { error, type Diagnostic } from '../../core/diagnostics.js';
 import type { HexToken, StringDef } from '../../signatures/yara/ast.js';
 import {
-  ASSERT_BOL,
-  ASSERT_EOL,
-  ASSERT_WORD,
   compileNode,
   extractAtom,
+  extractAtomVariants,
   extractPrefix,
   OP_ASSERT,
   OP_JMP,
@@ -42,8 +44,8 @@ import {
   OP_SPLIT,
   type Program,
 } from '../regex/compile.js';
-import { isWordByte, parseRegex, type RegexNode } from '../regex/parse.js';
-import { CompiledRegex, REGEX_MAX_MATCH } from '../regex/vm.js';
+import { parseRegex, type RegexNode } from '../regex/parse.js';
+import { assertHolds, CompiledRegex, REGEX_MAX_MATCH } from '../regex/vm.js';
 
 /** Matches kept per string (YARA's YR_MAX_STRING_MATCHES); later ones are dropped. */
 export const YARA_MAX_STRING_MATCHES = 1_000_000;
@@ -72,8 +74,10 @@ export interface StringMatch {
 export interface StringAtom {
   /** 0–4 bytes; empty means "verify at every position". */
   bytes: number[];
-  /** Distance from the match start to the atom's first byte. */
+  /** Distance from the match start to the atom's first byte (the least one, with `maxOffset`). */
   offset: number;
+  /** When the distance varies (a regex with a variable-width prefix): the greatest one. */
+  maxOffset?: number;
 }
 
 export interface StringMatcher {
@@ -255,9 +259,14 @@ function textVariants(def: Extract<StringDef, { kind: 'text' }>, diags: Diagnost
   }
   const variants: TextVariant[] = [];
   if (b64.length > 0) {
-    for (const m of b64) {
-      for (const form of base64Forms(value, m.alphabet ?? STD_B64)) {
-        variants.push({ bytes: m.kind === 'base64wide' ? widen(form) : form, nocase: false, wide: m.kind === 'base64wide' });
+    // `wide` and `ascii` apply to the text first, then base64 encodes each of those forms
+    // (writingrules.rst: "wide and ascii are applied to the string first").
+    const sources = [...(ascii ? [value] : []), ...(wide ? [widen(value)] : [])];
+    for (const src of sources) {
+      for (const m of b64) {
+        for (const form of base64Forms(src, m.alphabet ?? STD_B64)) {
+          variants.push({ bytes: m.kind === 'base64wide' ? widen(form) : form, nocase: false, wide: m.kind === 'base64wide' });
+        }
       }
     }
     return { variants, fullword: false };
@@ -333,6 +342,72 @@ function stepHex(tokens: readonly HexToken[], starts: Set<number>, data: Uint8Ar
   return cur;
 }
 
+function hexHasAlternatives(tokens: readonly HexToken[]): boolean {
+  return tokens.some((t) => t.kind === 'alt');
+}
+
+/** Longest run of fixed bytes in the top-level token sequence. */
+function hexTopLiteralRun(tokens: readonly HexToken[]): number {
+  let best = 0;
+  let run = 0;
+  for (const t of tokens) {
+    run = t.kind === 'byte' && t.mask === 0xff && !t.negated ? run + 1 : 0;
+    if (run > best) best = run;
+  }
+  return best;
+}
+
+/**
+ * End of the first match of `tokens[i…]` from `pos`, then the continuation `k`, in priority order:
+ * alternatives in the order written, jumps from their shortest length up; −1 when none. `failed`
+ * remembers (sequence, index, position) triples that led nowhere with the same continuation, so
+ * the search stays polynomial.
+ */
+function hexFirstMatch(
+  tokens: readonly HexToken[],
+  i: number,
+  pos: number,
+  data: Uint8Array,
+  limit: number,
+  k: (pos: number) => number,
+  failed: Map<unknown, Set<number>>,
+): number {
+  for (;;) {
+    const t = tokens[i];
+    if (!t) return k(pos);
+    if (t.kind === 'byte') {
+      if (pos >= limit || !tokenMatches(t, data[pos] as number)) return -1;
+      pos++;
+      i++;
+      continue;
+    }
+    if (t.kind === 'jump') {
+      const hi = t.max === null ? limit : Math.min(limit, pos + t.max);
+      for (let q = pos + t.min; q <= hi; q++) {
+        const r = hexFirstMatch(tokens, i + 1, q, data, limit, k, failed);
+        if (r >= 0) return r;
+      }
+      return -1;
+    }
+    const next = i + 1;
+    const rest = (p: number): number => {
+      let seen = failed.get(tokens[next] ?? k);
+      if (seen?.has(p)) return -1;
+      const r = hexFirstMatch(tokens, next, p, data, limit, k, failed);
+      if (r < 0) {
+        if (!seen) failed.set(tokens[next] ?? k, (seen = new Set()));
+        seen.add(p);
+      }
+      return r;
+    };
+    for (const alt of t.alternatives) {
+      const r = hexFirstMatch(alt, 0, pos, data, limit, rest, failed);
+      if (r >= 0) return r;
+    }
+    return -1;
+  }
+}
+
 /** Fixed width of a token sequence, or undefined. */
 function hexWidth(tokens: readonly HexToken[]): number | undefined {
   let w = 0;
@@ -401,12 +476,21 @@ function compileHex(def: Extract<StringDef, { kind: 'hex' }>, diags: Diagnostic[
   }
   const atoms = [hexAtom(def.tokens)];
   const chained = isChained(def.tokens);
+  // With alternatives and a literal run of two or more bytes outside them, YARA's atom lies outside
+  // the alternatives and it verifies forward from there: the first alternative that leads to a
+  // match wins (jumps as short as possible), as a leftmost-first regex engine does. Otherwise the
+  // shortest match.
+  const firstAlternative = hexHasAlternatives(def.tokens) && hexTopLiteralRun(def.tokens) >= 2;
   const verify = (data: Uint8Array, atomPos: number, atomIndex: number): StringMatch[] => {
     const atom = atoms[atomIndex];
     if (!atom) return [];
     const start = atomPos - atom.offset;
     if (start < 0) return [];
     const limit = chained ? data.length : Math.min(data.length, start + YARA_SCAN_LIMIT);
+    if (firstAlternative) {
+      const end = hexFirstMatch(def.tokens, 0, start, data, limit, (p) => p, new Map());
+      return end < 0 ? [] : [{ offset: start, length: end - start, variant: 0 }];
+    }
     const ends = stepHex(def.tokens, new Set([start]), data, limit);
     let min = Infinity;
     for (const e of ends) if (e < min) min = e;
@@ -436,6 +520,9 @@ function wideNode(n: RegexNode): RegexNode {
       return { kind: 'alt', items: n.items.map(wideNode) };
     case 'rep':
       return { ...n, sub: wideNode(n.sub) };
+    case 'assert':
+      // `\b` / `\B` look at two-byte characters in a wide string, as in YARA.
+      return n.what === 'word' ? { kind: 'assert', what: 'wideword' } : n.what === 'notword' ? { kind: 'assert', what: 'widenotword' } : n;
     default:
       return n;
   }
@@ -480,6 +567,35 @@ function hasQuantifierText(pattern: string): boolean {
   return false;
 }
 
+/**
+ * Length of the longest run of literal positions (one byte, or one letter in either case) in the
+ * top-level sequence of a regex, wherever it lies: the atom YARA would rather take than atoms drawn
+ * from inside alternatives, once it has two or more bytes.
+ */
+function topLiteralRun(ast: RegexNode): number {
+  const items: RegexNode[] = [];
+  const flat = (n: RegexNode) => {
+    if (n.kind === 'cat') n.items.forEach(flat);
+    else if (n.kind === 'rep' && n.min === n.max && n.min <= 8) for (let k = 0; k < n.min; k++) flat(n.sub);
+    else items.push(n);
+  };
+  flat(ast);
+  let best = 0;
+  let run = 0;
+  for (const n of items) {
+    if (n.kind === 'assert') continue;
+    let literal = false;
+    if (n.kind === 'set') {
+      const members: number[] = [];
+      for (let b = 0; b < 256 && members.length <= 2; b++) if (n.bytes[b]) members.push(b);
+      literal = members.length === 1 || (members.length === 2 && members[1] === (members[0] as number) + 32 && isLetter(members[0] as number));
+    }
+    run = literal ? run + 1 : 0;
+    if (run > best) best = run;
+  }
+  return best;
+}
+
 /** True when every match is one fixed byte string (YARA then handles the regex as a text string). */
 function isLiteral(n: RegexNode): boolean {
   if (n.kind === 'set') {
@@ -488,14 +604,6 @@ function isLiteral(n: RegexNode): boolean {
     return members === 1;
   }
   return n.kind === 'cat' && n.items.every(isLiteral);
-}
-
-function assertAt(kind: number, data: Uint8Array, pos: number): boolean {
-  if (kind === ASSERT_BOL) return pos === 0;
-  if (kind === ASSERT_EOL) return pos === data.length;
-  const before = pos > 0 && isWordByte(data[pos - 1] as number);
-  const after = pos < data.length && isWordByte(data[pos] as number);
-  return (before !== after) === (kind === ASSERT_WORD);
 }
 
 /**
@@ -522,7 +630,7 @@ function matchExtent(p: Program, data: Uint8Array, start: number, longest: boole
       } else if (op === OP_JMP) {
         stack.push(p.a[pc] as number);
       } else if (op === OP_ASSERT) {
-        if (assertAt(p.a[pc] as number, data, pos)) stack.push(pc + 1);
+        if (assertHolds(p.a[pc] as number, data, pos)) stack.push(pc + 1);
       } else if (op === OP_SET || op === OP_MATCH) {
         out.push(pc);
       }
@@ -563,8 +671,14 @@ function compileRegexString(def: Extract<StringDef, { kind: 'regex' }>, diags: D
   const ascii = has('ascii') || !wide;
   const fullword = has('fullword');
   const greedy = hasGreedy(parsed.ast) || (!parsed.lazy && hasQuantifierText(def.regex.pattern));
+  // YARA verifies a regex forward from its atom. An atom of two or more bytes outside every
+  // alternation (YARA prefers it to atoms drawn from inside the alternatives) means one
+  // leftmost-first run over the whole rest of the regex; otherwise the atom lies in one
+  // alternative, whose verification follows that alternative, which for these strings is the
+  // shortest match.
+  const leftmostFirst = greedy || topLiteralRun(parsed.ast) >= 2;
   const literal = isLiteral(parsed.ast);
-  const forms: { regex: CompiledRegex; wide: boolean }[] = [];
+  const forms: { regex: CompiledRegex; wide: boolean; atom: ReturnType<typeof extractAtomVariants> }[] = [];
   for (const w of [false, true]) {
     if (w ? !wide : !ascii) continue;
     const ast = w ? wideNode(parsed.ast) : parsed.ast;
@@ -574,27 +688,36 @@ function compileRegexString(def: Extract<StringDef, { kind: 'regex' }>, diags: D
       diags.push(error('yara.regex.too-large', `${def.id.name}: regular expression too large`));
       return undefined;
     }
-    forms.push({ regex: new CompiledRegex(def.regex.pattern, fwd, rev, extractPrefix(ast), extractAtom(ast)), wide: w });
+    forms.push({ regex: new CompiledRegex(def.regex.pattern, fwd, rev, extractPrefix(ast), extractAtom(ast)), wide: w, atom: extractAtomVariants(ast) });
   }
   const atoms: StringAtom[] = [];
   const atomForm: number[] = [];
   forms.forEach((f, fi) => {
-    const a = f.regex.atom;
-    atoms.push(a && a.offset !== undefined ? { bytes: Array.from(a.bytes), offset: a.offset } : { bytes: [], offset: 0 });
-    atomForm.push(fi);
+    // Every spelling of the form's atom (case variants under `i`/`nocase`), or the empty atom.
+    for (const v of f.atom ? f.atom.variants : [[]]) {
+      atoms.push(f.atom ? { bytes: v, offset: f.atom.offset, ...(f.atom.maxOffset > f.atom.offset ? { maxOffset: f.atom.maxOffset } : {}) } : { bytes: v, offset: 0 });
+      atomForm.push(fi);
+    }
   });
   const verify = (data: Uint8Array, atomPos: number, atomIndex: number): StringMatch[] => {
     const atom = atoms[atomIndex];
-    const f = forms[atomForm[atomIndex] ?? -1];
-    if (!atom || !f) return [];
-    const start = atomPos - atom.offset;
+    if (!atom || !forms[atomForm[atomIndex] ?? -1]) return [];
+    if (atom.maxOffset === undefined) return verifyAt(data, atomPos - atom.offset);
+    // The atom lies a varying distance after the start: every start in that range is tried.
+    const out: StringMatch[] = [];
+    for (let start = Math.max(0, atomPos - atom.maxOffset); start <= atomPos - atom.offset; start++) {
+      for (const m of verifyAt(data, start)) out.push(m);
+    }
+    return out;
+  };
+  const verifyAt = (data: Uint8Array, start: number): StringMatch[] => {
     if (start < 0 || start > data.length) return [];
     // Whichever form's atom hit, the forms are tried in order (ascii, then wide) at this start.
     // For a true regex the first form that matches decides, even when `fullword` then rejects it;
     // a literal regex behaves like a text string, where a rejected form lets the next one try.
     for (let fi = 0; fi < forms.length; fi++) {
       const g = forms[fi] as { regex: CompiledRegex; wide: boolean };
-      const len = greedy ? g.regex.matchAt(data, start) : matchExtent(g.regex.forward, data, start, false);
+      const len = leftmostFirst ? g.regex.matchAt(data, start) : matchExtent(g.regex.forward, data, start, false);
       // An empty match is not reported by YARA.
       if (len <= 0) continue;
       if (fullword && !fullwordOk(data, start, start + len, g.wide)) {
