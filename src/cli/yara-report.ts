@@ -100,6 +100,10 @@ export interface ScanSetup {
   compiled: CompiledYara;
   /** Non-private rules in yara's callback order. */
   rules: RuleInfo[];
+  /** Each non-private rule's position in `rules`. */
+  ruleIndex: Map<CheckedRule, number>;
+  /** Each rule's first string in yara's string order over all rules (for warning order). */
+  stringOrder: Map<CheckedRule, number>;
   /** Modules imported, in first-import order (what `-D` prints). */
   modules: string[];
 }
@@ -127,17 +131,23 @@ export function scanSetup(result: YaraCompileResult): ScanSetup | undefined {
   if (!compiled) return undefined;
   const rules: RuleInfo[] = [];
   const modules: string[] = [];
+  const ruleIndex = new Map<CheckedRule, number>();
+  const stringOrder = new Map<CheckedRule, number>();
+  let order = 0;
   compiled.groups.forEach((g, k) => {
     const p = result.parsed[k];
     const bytes = p ? (typeof p.text === 'string' ? new TextEncoder().encode(p.text) : p.text) : new Uint8Array(0);
     const starts = lineStarts(bytes);
     for (const imp of p?.ast.imports ?? []) if (!modules.includes(imp.module)) modules.push(imp.module);
     g.rules.forEach((rule, pos) => {
+      stringOrder.set(rule, order);
+      order += rule.strings.length;
       if (rule.isPrivate) return;
+      ruleIndex.set(rule, rules.length);
       rules.push({ rule, namespace: g.namespace, file: p?.file ?? '', line: lineOf(starts, rule.span.start), group: k, pos, singleMatch: singleMatchStrings(rule) });
     });
   });
-  return { compiled, rules, modules };
+  return { compiled, rules, modules, ruleIndex, stringOrder };
 }
 
 /**
@@ -304,18 +314,14 @@ export function scanFile(setup: ScanSetup, path: string, data: Uint8Array, o: Re
   let warnings = '';
   if (!o.noWarnings) {
     const full: { rule: string; id: string; at: number; order: number }[] = [];
-    let order = 0;
-    for (const g of setup.compiled.groups) {
-      for (const rule of g.rules) {
-        const strings = byRule.get(rule);
-        const single = o.fastScan ? singleMatchStrings(rule) : undefined;
-        rule.strings.forEach((str, k) => {
-          order++;
-          const list = strings?.[k];
-          if (single?.[k]) return;
-          if (list && list.length >= YARA_MAX_STRING_MATCHES) full.push({ rule: rule.name, id: stringId(str.name), at: list[list.length - 1]!.offset, order });
-        });
-      }
+    for (const { rule, strings } of result.matched) {
+      const single = o.fastScan ? singleMatchStrings(rule) : undefined;
+      const base = setup.stringOrder.get(rule) ?? 0;
+      rule.strings.forEach((str, k) => {
+        const list = strings[k];
+        if (single?.[k]) return;
+        if (list && list.length >= YARA_MAX_STRING_MATCHES) full.push({ rule: rule.name, id: stringId(str.name), at: list[list.length - 1]!.offset, order: base + k + 1 });
+      });
     }
     full.sort((a, b) => a.at - b.at || b.order - a.order);
     for (const f of full) {
@@ -329,7 +335,11 @@ export function scanFile(setup: ScanSetup, path: string, data: Uint8Array, o: Re
   if (!o.json) for (const line of consoleLines) preText.push(Buffer.from(`${line}\n`, 'latin1'));
 
   const events: RuleEvent[] = [];
-  setup.rules.forEach((info, i) => {
+  // Without -n only matching rules print: visit those alone (in rule order), not every rule.
+  const visit: [RuleInfo, number][] = o.negate
+    ? setup.rules.map((info, i) => [info, i])
+    : result.matched.flatMap((m) => { const i = setup.ruleIndex.get(m.rule); return i === undefined ? [] : [[setup.rules[i]!, i] as [RuleInfo, number]]; });
+  visit.forEach(([info, i]) => {
     let strings = byRule.get(info.rule);
     const matching = strings !== undefined;
     const show = selected(info.rule, o) && matching !== o.negate;

@@ -72,7 +72,7 @@ export class YaraRules implements YaraPort {
   }
 
   layer(bytes: Uint8Array): YaraLayerPort {
-    const l = new YaraLayer(this.compiled, bytes);
+    const l = new YaraLayer(this.compiled, bytes, {}, true);
     return { onHit: l.onHit, detections: (layer) => this.detections(l.finish(), bytes, layer) };
   }
 

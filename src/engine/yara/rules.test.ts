@@ -91,7 +91,7 @@ for (const seed of [1, 2, 3, 4]) {
       matchedRules += want.length;
       // Hits from overlapping windows, as the shared index delivers them in `vigil scan`.
       const index = new AtomIndex(atoms.indexed);
-      const layer: YaraLayer = new YaraLayer(c.compiled, d);
+      const layer: YaraLayer = new YaraLayer(c.compiled, d, {}, true);
       const win = 17, overlap = 6;
       for (let off = 0; off < d.length; off += win - overlap) {
         const view = d.subarray(off, Math.min(d.length, off + win));

@@ -245,29 +245,38 @@ const DEADLINE_EVERY = YARA_LIMITS.deadlineCheckEvery;
 export class YaraLayer {
   private readonly flat: FlatString[];
   private readonly atoms: YaraAtoms;
-  private readonly found: (StringMatch[] | undefined)[];
-  private readonly full: Uint8Array;
-  private readonly last: Int32Array;
+  /** Matches per flat string (sparse: only strings that matched), and which strings those are. */
+  private readonly found: (StringMatch[] | undefined)[] = [];
+  private readonly touched: number[] = [];
+  /** Strings that reached the cap (sparse). */
+  private readonly full: (true | undefined)[] = [];
+  /** Last position seen per entry, when hits may repeat (overlapping windows). */
+  private readonly last: Int32Array | undefined;
   private readonly cap: number;
   private ticks = 0;
 
   private readonly prep: Prepared;
 
-  constructor(private readonly compiled: CompiledYara, private readonly data: Uint8Array, private readonly opts: ScanYaraOptions = {}) {
+  /**
+   * `overlapping`: hits may arrive twice for one position (the windows of a shared pass overlap);
+   * they are then deduplicated per entry.
+   */
+  constructor(private readonly compiled: CompiledYara, private readonly data: Uint8Array, private readonly opts: ScanYaraOptions = {}, overlapping = false) {
     const p = prepared(compiled);
     this.prep = p;
     this.flat = p.flat;
     this.atoms = p.atoms;
-    this.found = new Array<StringMatch[] | undefined>(p.flat.length).fill(undefined);
-    this.full = new Uint8Array(p.flat.length);
-    this.last = new Int32Array(p.atoms.count).fill(-1);
+    this.last = overlapping ? new Int32Array(p.atoms.count).fill(-1) : undefined;
     this.cap = opts.fastMode ? 1 : Math.max(1, Math.min(opts.maxMatchesPerString ?? YARA_MAX_STRING_MATCHES, YARA_MAX_STRING_MATCHES));
   }
 
   /** An atom hit: entry `entry` at position `pos` of the layer's data. */
   readonly onHit: (entry: number, pos: number) => void = (entry, pos) => {
-    if (pos <= this.last[entry]!) return;
-    this.last[entry] = pos;
+    const last = this.last;
+    if (last) {
+      if (pos <= last[entry]!) return;
+      last[entry] = pos;
+    }
     this.verify(entry, pos);
   };
 
@@ -278,13 +287,16 @@ export class YaraLayer {
     const got = this.flat[k]!.matcher.verify(this.data, pos, this.atoms.entryAtom[entry]!);
     if (got.length === 0) return;
     let list = this.found[k];
-    if (!list) this.found[k] = list = [];
+    if (!list) {
+      this.found[k] = list = [];
+      this.touched.push(k);
+    }
     for (const m of got) list.push(m);
     if (list.length >= this.cap) {
       // Keep at most `cap` distinct offsets; later matches are dropped, as YARA drops them.
       const kept = normalizeMatches(list);
       this.found[k] = kept.length > this.cap ? kept.slice(0, this.cap) : kept;
-      if (kept.length >= this.cap) this.full[k] = 1;
+      if (kept.length >= this.cap) this.full[k] = true;
     }
   }
 
@@ -312,15 +324,13 @@ export class YaraLayer {
     }
     this.checkDeadline();
     const matched: YaraRuleMatch[] = [];
-    const notMatched: CheckedRule[] = [];
     const scan = scanContext(data, this.opts.output ? { output: this.opts.output } : {});
     // Rows of rules with no match stay the shared empty rows; a rule whose condition needs a
     // string match and whose row is empty is false without evaluation.
     const { emptyRows, needsMatch } = this.prep;
     const matchesOf = emptyRows.map((rows) => rows.slice());
-    for (let k = 0; k < this.flat.length; k++) {
-      const list = this.found[k];
-      if (!list) continue;
+    for (const k of this.touched) {
+      const list = this.found[k]!;
       const f = this.flat[k]!;
       const rows = matchesOf[f.group]!;
       let row = rows[f.rule]!;
@@ -338,12 +348,21 @@ export class YaraLayer {
     this.compiled.groups.forEach((g, gi) => {
       const matches = matchesOf[gi]!;
       const verdicts = verdictsOf[gi]!;
-      g.rules.forEach((rule, i) => {
-        if (rule.isPrivate) return;
-        if (verdicts[i]) matched.push({ rule, namespace: g.namespace, strings: (matches[i] ?? []) as StringMatch[][] });
-        else notMatched.push(rule);
-      });
+      for (let i = 0; i < verdicts.length; i++) {
+        if (!verdicts[i]) continue;
+        const rule = g.rules[i]!;
+        if (!rule.isPrivate) matched.push({ rule, namespace: g.namespace, strings: (matches[i] ?? []) as StringMatch[][] });
+      }
     });
-    return { matched, notMatched };
+    // Most rules do not match: the list of those is built only when asked for.
+    const groups = this.compiled.groups;
+    let notMatched: CheckedRule[] | undefined;
+    return {
+      matched,
+      get notMatched(): CheckedRule[] {
+        notMatched ??= groups.flatMap((g, gi) => g.rules.filter((rule, i) => !rule.isPrivate && !verdictsOf[gi]![i]));
+        return notMatched;
+      },
+    };
   }
 }
