@@ -72,6 +72,25 @@ export interface EvalContext {
   modules?: (name: string) => YaraModule | undefined;
   /** Rules (by `CheckedRule.index`) known to be false without evaluation (see `prefilter.ts`). */
   skip?: (ruleIndex: number) => boolean;
+  /**
+   * When given, only these rules (indices in ascending order) are evaluated; every other rule is
+   * false. The caller guarantees the others cannot be true (`prefilter.ts`), so a scan's cost
+   * follows the rules that can match rather than all rules.
+   */
+  candidates?: readonly number[];
+}
+
+const globalsCache = new WeakMap<readonly CheckedRule[], number[]>();
+
+/** Indices of the global rules of a rule list (computed once per list). */
+function globalsOf(rules: readonly CheckedRule[]): number[] {
+  let g = globalsCache.get(rules);
+  if (!g) {
+    g = [];
+    rules.forEach((r, i) => { if (r.isGlobal) g!.push(i); });
+    globalsCache.set(rules, g);
+  }
+  return g;
 }
 
 /** A module struct, array or dictionary while walking an access path: its declaration and its data. */
@@ -101,6 +120,8 @@ export interface RuleGroup {
   prior?: number;
   /** Rules of this group known to be false without evaluation. */
   skip?: (ruleIndex: number) => boolean;
+  /** Only these rules of the group are evaluated (ascending); see `EvalContext.candidates`. */
+  candidates?: readonly number[];
 }
 
 /**
@@ -120,9 +141,9 @@ export function evaluateGroups(groups: readonly RuleGroup[], ctx: Omit<EvalConte
       unit = { verdicts: [], failed: false };
       current.set(g.namespace, unit);
     }
-    const verdicts = evaluateRules(g.rules, { ...ctx, matches: g.matches, priorVerdicts: unit.verdicts, ...(g.skip ? { skip: g.skip } : {}) });
+    const verdicts = evaluateRules(g.rules, { ...ctx, matches: g.matches, priorVerdicts: unit.verdicts, ...(g.skip ? { skip: g.skip } : {}), ...(g.candidates ? { candidates: g.candidates } : {}) });
     for (const v of verdicts) unit.verdicts.push(v);
-    if (g.rules.some((r, i) => r.isGlobal && !verdicts[i])) unit.failed = true;
+    if (globalsOf(g.rules).some((i) => !verdicts[i])) unit.failed = true;
     units.push(unit);
     out.push(verdicts);
   }
@@ -132,14 +153,19 @@ export function evaluateGroups(groups: readonly RuleGroup[], ctx: Omit<EvalConte
 /** Evaluates every rule in order; see the file comment for the verdict rules. */
 export function evaluateRules(rules: CheckedRule[], ctx: EvalContext): boolean[] {
   const ev = new Evaluator(ctx);
-  const results: boolean[] = [];
-  let globalFailed = false;
-  const skip = ctx.skip;
-  for (const rule of rules) {
-    const ok = rule.condition && !(skip && skip(rule.index)) ? ev.rule(rule, results) : false;
-    results.push(ok);
-    if (rule.isGlobal && !ok) globalFailed = true;
+  let results: boolean[];
+  if (ctx.candidates) {
+    results = new Array<boolean>(rules.length).fill(false);
+    for (const i of ctx.candidates) {
+      const rule = rules[i]!;
+      results[i] = rule.condition ? ev.rule(rule, results) : false;
+    }
+  } else {
+    results = [];
+    const skip = ctx.skip;
+    for (const rule of rules) results.push(rule.condition && !(skip && skip(rule.index)) ? ev.rule(rule, results) : false);
   }
+  const globalFailed = globalsOf(rules).some((i) => !results[i]);
   return globalFailed ? results.map(() => false) : results;
 }
 

@@ -190,6 +190,8 @@ interface Prepared {
   emptyRows: (readonly (readonly StringMatch[])[])[][];
   /** Per group, per rule: the condition cannot hold without a string match (`prefilter.ts`). */
   needsMatch: boolean[][];
+  /** Per group, the rules evaluated on every scan (those that may hold without a match), ascending. */
+  alwaysEvaluate: number[][];
 }
 
 const EMPTY_MATCHES: readonly StringMatch[] = Object.freeze([]);
@@ -219,7 +221,9 @@ function prepared(compiled: CompiledYara): Prepared {
     atoms: { indexed, entryString: Int32Array.from(entryString), entryAtom: Int32Array.from(entryAtom), single, everywhere, count: entryString.length },
     emptyRows: compiled.groups.map((g) => g.rules.map((r) => Object.freeze(r.strings.map(() => EMPTY_MATCHES)))),
     needsMatch: compiled.groups.map((g) => g.rules.map((r) => needsStringMatch(r))),
+    alwaysEvaluate: [],
   };
+  p.alwaysEvaluate = p.needsMatch.map((rows) => rows.flatMap((needs, i) => (needs ? [] : [i])));
   atomCache.set(compiled, p);
   return p;
 }
@@ -248,6 +252,8 @@ export class YaraLayer {
   /** Matches per flat string (sparse: only strings that matched), and which strings those are. */
   private readonly found: (StringMatch[] | undefined)[] = [];
   private readonly touched: number[] = [];
+  /** Per group, the rules with at least one matching string. */
+  private readonly touchedRules: (Set<number> | undefined)[] = [];
   /** Strings that reached the cap (sparse). */
   private readonly full: (true | undefined)[] = [];
   /** Last position seen per entry, when hits may repeat (overlapping windows). */
@@ -290,6 +296,8 @@ export class YaraLayer {
     if (!list) {
       this.found[k] = list = [];
       this.touched.push(k);
+      const f = this.flat[k]!;
+      (this.touchedRules[f.group] ??= new Set()).add(f.rule);
     }
     for (const m of got) list.push(m);
     if (list.length >= this.cap) {
@@ -326,8 +334,8 @@ export class YaraLayer {
     const matched: YaraRuleMatch[] = [];
     const scan = scanContext(data, this.opts.output ? { output: this.opts.output } : {});
     // Rows of rules with no match stay the shared empty rows; a rule whose condition needs a
-    // string match and whose row is empty is false without evaluation.
-    const { emptyRows, needsMatch } = this.prep;
+    // string match and that has none is false without evaluation (not a candidate below).
+    const { emptyRows } = this.prep;
     const matchesOf = emptyRows.map((rows) => rows.slice());
     for (const k of this.touched) {
       const list = this.found[k]!;
@@ -338,10 +346,18 @@ export class YaraLayer {
       const kept = normalizeMatches(list);
       (row as StringMatch[][])[f.string] = kept.length > this.cap ? kept.slice(0, this.cap) : kept;
     }
+    // Per group, the rules to evaluate: those that may hold without a match, and those with one.
+    const candidates = this.prep.alwaysEvaluate.map((always, gi) => {
+      const hit = this.touchedRules[gi];
+      if (!hit || hit.size === 0) return always;
+      const all = new Set(always);
+      for (const r of hit) all.add(r);
+      return [...all].sort((x, y) => x - y);
+    });
     const verdictsOf = evaluateGroups(
       this.compiled.groups.map((g, gi) => ({
         namespace: g.namespace, rules: g.rules, matches: matchesOf[gi]!, ...(g.prior ? { prior: g.prior } : {}),
-        skip: (ri: number) => needsMatch[gi]![ri]! && matchesOf[gi]![ri] === emptyRows[gi]![ri],
+        candidates: candidates[gi]!,
       })),
       { data, fileSize: data.length, externals: this.compiled.externals, scan },
     );
