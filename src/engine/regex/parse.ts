@@ -28,7 +28,8 @@ export interface RegexFlags {
   dotAll?: boolean;
 }
 
-export type AssertKind = 'bol' | 'eol' | 'word' | 'notword';
+/** `wideword` / `widenotword`: `\b` / `\B` rewritten for a `wide` string (never produced by the parser). */
+export type AssertKind = 'bol' | 'eol' | 'word' | 'notword' | 'wideword' | 'widenotword';
 
 export type RegexNode =
   | { kind: 'empty' }

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Prng } from '../../../test/helpers/prng.js';
 import { compileRegex, REGEX_MAX_PROGRAM } from './compile.js';
-import { REGEX_DFA_MAX_STATES, REGEX_MAX_MATCH, REGEX_MAX_MATCHES } from './vm.js';
+import { assertHolds, REGEX_DFA_MAX_STATES, REGEX_MAX_MATCH, REGEX_MAX_MATCHES } from './vm.js';
+import { ASSERT_WIDE_NOTWORD, ASSERT_WIDE_WORD } from './compile.js';
 import type { RegexFlags } from './parse.js';
 
 const enc = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
@@ -433,4 +434,16 @@ test('findAll agrees with yara -s on seeded random regexes', { skip: hasYara ? f
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('assertHolds: wide word boundaries look at two-byte characters, and outside the data is a non-word character', () => {
+  const d = Uint8Array.from([0x61, 0, 0x62, 0, 0x20, 0, 0x63, 0x24]);
+  // Between `a\0` and `b\0`: no boundary; between `b\0` and ` \0`: boundary.
+  assert.equal(assertHolds(ASSERT_WIDE_WORD, d, 2), false);
+  assert.equal(assertHolds(ASSERT_WIDE_NOTWORD, d, 2), true);
+  assert.equal(assertHolds(ASSERT_WIDE_WORD, d, 4), true);
+  // The start of the data before `a\0` is a boundary; `c$` is not a wide word character.
+  assert.equal(assertHolds(ASSERT_WIDE_WORD, d, 0), true);
+  assert.equal(assertHolds(ASSERT_WIDE_WORD, d, 6), false);
+  assert.equal(assertHolds(ASSERT_WIDE_NOTWORD, d, 8), true);
 });

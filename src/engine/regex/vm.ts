@@ -35,6 +35,8 @@ import { isWordByte } from './parse.js';
 import {
   ASSERT_BOL,
   ASSERT_EOL,
+  ASSERT_WIDE_NOTWORD,
+  ASSERT_WIDE_WORD,
   ASSERT_WORD,
   OP_ASSERT,
   OP_JMP,
@@ -51,12 +53,24 @@ export const REGEX_MAX_MATCHES = 1_000_000;
 /** States kept in the lazily built DFA of one regex; when full, the cache is cleared and rebuilt (bounds memory). */
 export const REGEX_DFA_MAX_STATES = 4096;
 
-function assertHolds(kind: number, data: Uint8Array, pos: number): boolean {
+/**
+ * Whether a zero-width assertion holds at `pos`. The wide forms (for `wide` strings) look at
+ * characters of two bytes, a character being a word character when its first byte is one and its
+ * second is zero, as YARA's `_yr_re_is_word_char` does with a character size of 2; what lies
+ * outside the data is a non-word character (YARA 4.5, YARA-X).
+ */
+export function assertHolds(kind: number, data: Uint8Array, pos: number): boolean {
   switch (kind) {
     case ASSERT_BOL:
       return pos === 0;
     case ASSERT_EOL:
       return pos === data.length;
+    case ASSERT_WIDE_WORD:
+    case ASSERT_WIDE_NOTWORD: {
+      const before = pos >= 2 && isWordByte(data[pos - 2] as number) && data[pos - 1] === 0;
+      const after = pos + 1 < data.length && isWordByte(data[pos] as number) && data[pos + 1] === 0;
+      return (before !== after) === (kind === ASSERT_WIDE_WORD);
+    }
     default: {
       const before = pos > 0 && isWordByte(data[pos - 1] as number);
       const after = pos < data.length && isWordByte(data[pos] as number);

@@ -132,6 +132,37 @@ test('regex: leftmost-first match when greedy, shortest otherwise', () => {
   assert.deepEqual(find('/a(b|bc)x*?/', 'abc'), [[0, 2]]);
 });
 
+test('regex: \\b and \\B in a wide string look at two-byte characters (a word byte and a zero), as yara does', () => {
+  // Found by the engine differential test: `/…\W\b/i wide ascii` matched where yara did not,
+  // because the boundary was tested on single bytes of the interleaved data.
+  const data = enc('V2l3rY abcde a\0b\0c\0 a\0b\0 ,\0a\0b\0c$');
+  assert.deepEqual(find('/ab\\b/ wide', data), [[20, 4], [27, 4]]);
+  assert.deepEqual(find('/ab\\B/ wide', data), [[13, 4]]);
+  assert.deepEqual(find('/\\bab/ wide', data), [[13, 4], [20, 4], [27, 4]]);
+});
+
+test('regex: a literal of two or more bytes outside alternations gives the leftmost-first match, not the shortest', () => {
+  // Found by the engine differential test: yara and YARA-X both report 6 bytes here (yara
+  // verifies forward from the atom `V2l3`, taking the first alternative that matches).
+  assert.deepEqual(find('/V2l3((c|[o-t_]Y)|r)/', 'V2l3rY'), [[0, 6]]);
+  assert.deepEqual(find('/-ucD(Q|vB|q*?)/ nocase', '-UCDvB'), [[0, 6]]);
+  // The literal need not be at a fixed distance from the start (yara verifies backwards too).
+  assert.deepEqual(find('/(M|vC)u0Di(:-.|\\w.|c)/s', 'Mu0Dixyz'), [[0, 7]]);
+  assert.deepEqual(find('/o{,2}?AK(z\\d|\\D*?k\\w|c{2,3}?[m-p_])(e*?:|Bh)\\S/', 'AKcc_ee:x'), [[0, 9]]);
+  // With only a one-byte literal outside, yara's atom comes from inside an alternative.
+  assert.deepEqual(find('/a(bc|b)/', 'abc'), [[0, 2]]);
+});
+
+test('text: wide and ascii apply before base64 (wide base64 encodes the UTF-16 form)', () => {
+  // Found by the engine differential test: vigil ignored `wide` next to `base64`.
+  const b64 = (b: Uint8Array) => enc(Buffer.from(b).toString('base64'));
+  const wideText = Uint8Array.from(Buffer.from('This program', 'utf16le'));
+  const data = Uint8Array.from([...enc('xx '), ...b64(wideText), ...enc(' yy '), ...b64(enc('This program'))]);
+  assert.deepEqual(find('"This program" wide base64', data), [[3, 32]]);
+  assert.deepEqual(find('"This program" wide ascii base64', data), [[3, 32], [39, 16]]);
+  assert.deepEqual(find('"This program" base64', data), [[39, 16]]);
+});
+
 test('hex: atom and verify agree', () => {
   const m = matcher('{ 01 02 03 04 05 [2-4] 06 }');
   const data = Uint8Array.from([9, 1, 2, 3, 4, 5, 0, 0, 6]);

@@ -2,7 +2,8 @@
  * Tests for YARA's compile-time warnings (`warnings.ts`): the atom-quality heuristic against the
  * worked examples in yara's atoms.c, the slow-string verdicts of yara 4.2.3's
  * `test_performance_warnings`, atom counts after wide / nocase / xor / wildcard expansion,
- * chaining, the dialects, and string errors in yara's words.
+ * chaining, the dialects, string errors in yara's words, and what of a file with syntax errors is
+ * checked and warned about.
  *
  * In: atoms and rule sources. Out: assertions; the line-exact comparison with the yara binary is
  * test/diff/yara-diagnostics.test.ts, the rendered outputs are test/golden/yara-warnings.
@@ -130,6 +131,31 @@ test('yaraFileDiagnostics locates warnings at the string and raises the rule war
       ['yara.warning.slow-rule', 1],
     ],
   );
+});
+
+test('yaraFileDiagnostics checks a file with syntax errors as yara reads it: before and after the error, not beyond it', () => {
+  const src = [
+    'rule a { condition: foo }',
+    'rule b { strings: $s = "a" condition: $s and entrypoint == 0 and }',
+    'rule c { strings: $u = "bcde" condition: ( and entrypoint == 0 and $u }',
+    'rule d { strings: $v = "c" $w = "d" xor( condition: any of them }',
+    'rule e { condition: bar }',
+    '',
+  ].join('\n');
+  const d = yaraFileDiagnostics(src, 's.yar', { modules: DEFAULT_MODULES }).diagnostics;
+  const seen = d.map((x) => `${x.location?.line} ${x.code} ${x.message}`).sort();
+  assert.deepEqual(seen, [
+    '1 yara.check.undefined-identifier undefined identifier "foo"',
+    '2 yara.syntax.unexpected-token syntax error',
+    // The slow string and the `entrypoint` read before the error; rule c's `entrypoint` comes after it.
+    '2 yara.warning.entrypoint-deprecated Using deprecated "entrypoint" keyword. Use the "entry_point" function from PE module instead.',
+    '2 yara.warning.slow-string string "$s" may slow down scanning',
+    '3 yara.syntax.unexpected-token syntax error',
+    // $v is declared before the error in $w's modifiers; $w never is.
+    '4 yara.syntax.unexpected-token syntax error',
+    '4 yara.warning.slow-string string "$v" may slow down scanning',
+    '5 yara.check.undefined-identifier undefined identifier "bar"',
+  ]);
 });
 
 test('yaraStringErrors words string errors as yara does and places them at the string', () => {

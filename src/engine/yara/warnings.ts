@@ -21,7 +21,7 @@
  * only yara 4.3+ has and uses 4.5's wording of the `entrypoint` warning.
  */
 import { warning, type Diagnostic, type Location } from '../../core/diagnostics.js';
-import type { Expr, HexToken, Modifier, RuleFile, Span, StringDef } from '../../signatures/yara/ast.js';
+import type { Expr, HexToken, Modifier, Rule, RuleFile, Span, StringDef } from '../../signatures/yara/ast.js';
 import { checkYara } from '../../signatures/yara/check.js';
 import type { CheckedExpr, CheckedRule } from '../../signatures/yara/ir.js';
 import type { ModuleCatalog } from '../../signatures/yara/modules-catalog.js';
@@ -707,7 +707,7 @@ export function yaraWarnings(input: WarningInput): Diagnostic[] {
         out.push(warning(WARNING_CODES.slowString, `string "${s.def.id.name}" may slow down scanning`, loc(s.def.span)));
       }
     });
-    if (astRule?.condition) walkAst(astRule.condition, (e) => {
+    for (const root of astRule ? readCondition(astRule) : []) walkAst(root, (e) => {
       if (e.kind !== 'entrypoint') return;
       const text =
         dialect === '4.5'
@@ -721,6 +721,18 @@ export function yaraWarnings(input: WarningInput): Diagnostic[] {
     }
   }
   return out;
+}
+
+/**
+ * What yara reads of a rule's condition: all of it; of a rule with a syntax error
+ * (`Rule.broken`), the condition when it ends before the error, else the complete
+ * sub-expressions read before the error. The rest yara never reads, so it raises no warning.
+ */
+function readCondition(rule: Rule): Expr[] {
+  const broken = rule.broken;
+  if (!broken) return rule.condition ? [rule.condition] : [];
+  if (rule.condition && rule.condition.span.end <= broken.at) return [rule.condition];
+  return broken.partial;
 }
 
 /** Every sub-expression of an AST condition, parents before children. */
@@ -911,15 +923,19 @@ export interface FileDiagnosticsOptions {
 }
 
 /**
- * Everything yara prints while compiling one file, in vigil's terms: syntax errors; or else the
- * checker's errors and warnings, every string's compile errors and the warnings above. Unlike
+ * Everything yara prints while compiling one file, in vigil's terms: syntax errors, the checker's
+ * errors and warnings, every string's compile errors and the warnings above. Unlike
  * `compileYara`, strings are compiled and warned about even in a file whose conditions have
- * errors, as yara handles a rule's strings before its condition.
+ * errors, as yara handles a rule's strings before its condition. A file with a syntax error is
+ * checked as `compileYara` checks it: yara reports the semantic errors of what it reads before
+ * the error and of the rules after it, and compiles (and warns about) every string it reads; of
+ * a broken rule (`Rule.broken`) only what precedes the error counts (the checker keeps those
+ * strings, `yaraWarnings` reads that part of the condition). The diagnostics come stage by
+ * stage; render.ts orders them as yara prints them.
  */
 export function yaraFileDiagnostics(source: string | Uint8Array, file: string, opts: FileDiagnosticsOptions): { ast: RuleFile; diagnostics: Diagnostic[] } {
   const parsed = parseYara(source, file, { strictEscape: !!opts.strictEscape, ...(opts.include ? { include: opts.include } : {}) });
   const diagnostics = [...parsed.diagnostics];
-  if (diagnostics.some((d) => d.severity === 'error')) return { ast: parsed.ast, diagnostics };
   const checked = checkYara(parsed.ast, { modules: opts.modules, source, file });
   diagnostics.push(...checked.diagnostics);
   const matchers = checked.rules.map((rule) =>

@@ -15,10 +15,15 @@
  * may go on with `.`/`[`/`(`; after `$a`, which may go on with `at`/`in`; after a binary operator
  * whose right operand a tighter operator could still extend). Inside a string declaration yara
  * pins every message to the line where the string's value token ends; a rule's final checks
- * (unreferenced strings, too many atoms) sit on its closing brace. So, given the source, this
- * module re-lexes it, finds the AST node yara's action belongs to and derives that token. A rule
- * prefix is printed when yara has entered the rule: after its name was accepted (a duplicated
- * rule name therefore has none).
+ * (unreferenced strings, too many atoms) sit on its closing brace; so does a syntax error met in
+ * the middle of a text string's modifiers (after `xor(` or `base64(`), yara not having finished
+ * the declaration. So, given the source, this module re-lexes it, finds the AST node yara's
+ * action belongs to and derives that token. When that token is the end of the input, yara's
+ * lexer has no line left: yara prints line 0 (at the end of an included file, the line of the
+ * `include` in the including file, where its lexer is back). A rule prefix is printed when yara
+ * has entered the rule: after its name was accepted (a duplicated rule name therefore has none),
+ * up to its closing brace; at the end of the input that is the last rule whose name was read,
+ * even one the tree does not hold for lack of its `{`.
  */
 
 import type { Diagnostic } from '../../core/diagnostics.js';
@@ -52,7 +57,7 @@ export function renderYaraDiagnostics(diagnostics: readonly Diagnostic[], source
     const rules = ast.rules.filter((r) => (r.origin?.file ?? '') === key);
     let anchors = contexts.get(key);
     if (!anchors) {
-      anchors = new YaraAnchors(key ? (origins.get(key) as Uint8Array) : top, { ...ast, rules });
+      anchors = new YaraAnchors(key ? (origins.get(key) as Uint8Array) : top, { ...ast, rules }, key ? includeLine(ast, key, top) : 0);
       contexts.set(key, anchors);
     }
     return { key, anchors, rules };
@@ -77,7 +82,17 @@ export function renderYaraDiagnostics(diagnostics: readonly Diagnostic[], source
     const p = c.anchors.place(d);
     return { d, order, fileKey: c.key, rules: c.rules, rank: p.key === Number.MAX_SAFE_INTEGER ? Infinity : ruleOrder(c.key, p.key), ...p };
   });
-  placed.sort((a, b) => a.rank - b.rank || (fileRank.get(a.fileKey) as number) - (fileRank.get(b.fileKey) as number) || a.key - b.key || a.order - b.order);
+  // At one token, an action yara ran with that token as lookahead comes before the syntax error
+  // the token is (and that error is the one yara then does not print).
+  const late = (d: Diagnostic): number => (d.code === 'yara.syntax.unexpected-token' ? 1 : 0);
+  placed.sort(
+    (a, b) =>
+      a.rank - b.rank ||
+      (fileRank.get(a.fileKey) as number) - (fileRank.get(b.fileKey) as number) ||
+      a.key - b.key ||
+      late(a.d) - late(b.d) ||
+      a.order - b.order,
+  );
   // After an error yara never finishes the rule, so it stays "current" (and names messages)
   // until the next rule's name is accepted: messages between the two carry its prefix.
   const failedAt = new Map<string, number>();
@@ -93,6 +108,20 @@ export function renderYaraDiagnostics(diagnostics: readonly Diagnostic[], source
   return out;
 }
 
+/**
+ * The line of the `include` that read `file` (an included file's name, as the parser builds it:
+ * the `include` path, after the including file's directory), in the including file: where
+ * yara's lexer is when the included file ends. 0 when no `include` of the tree names it.
+ */
+function includeLine(ast: RuleFile, file: string, top: Uint8Array): number {
+  const inc = ast.includes.find((i) => file === i.path || file.endsWith(`/${i.path}`));
+  if (!inc) return 0;
+  const src = inc.origin?.source ?? top;
+  let line = 1;
+  for (let k = 0; k < inc.span.start && k < src.length; k++) if (src[k] === 0x0a) line++;
+  return line;
+}
+
 /** Where yara reports one diagnostic: the line, the rule prefix, and a sort key (a byte offset). */
 interface Placement {
   line?: number;
@@ -101,6 +130,12 @@ interface Placement {
 }
 
 type Parented = { node: Expr; parent?: Expr | RangeExpr; range?: RangeExpr };
+
+/** Keywords and punctuation of a text string's modifiers (integers and texts are their arguments). */
+const MODIFIER_TOKEN: ReadonlySet<string> = new Set(['nocase', 'ascii', 'wide', 'fullword', 'private', 'xor', 'base64', 'base64wide', '(', ')', '-']);
+
+/** Errors yara's lexer raises (reading a token), not its parser. */
+const LEXICAL = /^yara\.syntax\.(unterminated-(string|regex)|integer-overflow|identifier-too-long|illegal-escape|empty-regex)$/;
 
 /** Codes reported while yara is inside a string declaration: at the end of the string's value. */
 const STRING_LEVEL = /^yara\.(syntax\.(duplicated-string|duplicated-modifier|invalid-modifier|invalid-hex)|string\.|regex\.|check\.empty-string|warning\.(slow-string|unbounded-dot))/;
@@ -112,9 +147,77 @@ class YaraAnchors {
   constructor(
     private readonly src: Uint8Array,
     private readonly ast: RuleFile,
+    /** For an included file: the line yara's lexer is at in the including file once this one ends. */
+    private readonly endLine = 0,
   ) {
     this.tokens = tokenize(src).tokens;
     for (let k = 0; k < src.length; k++) if (src[k] === 0x0a) this.lineStarts.push(k + 1);
+  }
+
+  private get eof(): Token {
+    return this.tokens[this.tokens.length - 1] as Token;
+  }
+
+  /**
+   * A diagnostic raised when yara's lexer has read the end of the input. At the end of the file
+   * it was given, yara's lexer has no buffer left and reports line 0; at the end of an included
+   * file it is back in the including file, after the `include`. Sorted after everything else.
+   */
+  private atEnd(): Placement {
+    return { key: this.eof.span.start, line: this.endLine, ...this.current(this.eof.span.start) };
+  }
+
+  /**
+   * The rule yara is inside at `offset`, for a diagnostic outside any rule of the tree (a rule
+   * left without its `{` is not in the tree): the last rule whose name yara has read, unless
+   * that rule was read to its end. Not named when yara stopped that rule earlier (the caller
+   * handles those).
+   */
+  private current(offset: number): { rule?: string } {
+    let k = this.tokenAt(offset);
+    while (k > 0 && !(this.tokens[k - 1]?.kind === 'keyword' && this.tokens[k - 1]?.text === 'rule')) k--;
+    const name = this.tokens[k];
+    if (k === 0 || name?.kind !== 'ident' || name.span.start >= offset) return {};
+    const read = this.ast.rules.find((r) => r.name.span.start === name.span.start);
+    if (read && !read.broken && read.span.end <= offset) return {};
+    return { rule: name.text };
+  }
+
+  /**
+   * When token `at` comes in the middle of a text string's modifiers (after `xor(` or
+   * `base64(`, before the closing parenthesis), yara has not finished the string declaration
+   * and reports at the line where the string's value ended (its `compiler->current_line`);
+   * otherwise undefined. Once the modifiers are complete, yara finishes the declaration when it
+   * has read the next token: a syntax error at that token is reported at the token, but a
+   * `lexical` error raised while reading it still at the value's line.
+   */
+  private openDeclarationLine(at: number, lexical: boolean): number | undefined {
+    const isValue = (v: number): boolean =>
+      ['text', 'hex', 'regex'].includes(this.tokens[v]?.kind ?? '') && this.tokens[v - 1]?.text === '=' && this.tokens[v - 2]?.kind === 'stringId';
+    let value = at - 1;
+    while (value >= 0 && !isValue(value)) {
+      const t = this.tokens[value] as Token;
+      if (!(t.kind === 'int' || t.kind === 'text' || ((t.kind === 'keyword' || t.kind === 'punct') && MODIFIER_TOKEN.has(t.text)))) return undefined;
+      value--;
+    }
+    if (value < 0) return undefined;
+    // What may follow `xor (` and `base64 (` / `base64wide (`, token kinds in order.
+    const forms: Record<string, string[][]> = { xor: [['int', ')'], ['int', '-', 'int', ')']], base64: [['text', ')']], base64wide: [['text', ')']] };
+    let args: string[][] | undefined;
+    let read: string[] = [];
+    for (let k = value + 1; k < at; k++) {
+      const t = this.tokens[k] as Token;
+      const kind = t.kind === 'int' || t.kind === 'text' ? t.kind : t.text;
+      if (args) {
+        read.push(kind);
+        if (!args.some((f) => read.every((x, i) => f[i] === x))) return undefined;
+        if (kind === ')') args = undefined;
+      } else if (kind === '(' && forms[this.tokens[k - 1]?.text ?? ''] && k - 1 > value) {
+        args = forms[this.tokens[k - 1]?.text ?? ''];
+        read = [];
+      } else if (t.kind !== 'keyword' || !MODIFIER_TOKEN.has(kind)) return undefined;
+    }
+    return args || lexical ? this.lineOf((this.tokens[value] as Token).span.end - 1) : undefined;
   }
 
   place(d: Diagnostic): Placement {
@@ -123,6 +226,11 @@ class YaraAnchors {
     const start = (this.lineStarts[loc.line - 1] ?? 0) + Math.max(0, loc.column - 1);
     const span: Span = { start, end: start + Math.max(1, loc.length ?? 1) };
     const rule = this.ast.rules.find((r) => r.span.start <= span.start && span.start < r.span.end);
+    if (d.code.startsWith('yara.syntax.') && !STRING_LEVEL.test(d.code)) {
+      // Raised while yara is inside a string declaration: at the line of the string's value.
+      const line = this.openDeclarationLine(this.tokenAt(span.start), LEXICAL.test(d.code));
+      if (line !== undefined) return { key: span.start, line, ...this.current(span.start) };
+    }
     if (/^yara\.syntax\.unterminated-(string|regex)$/.test(d.code)) {
       // yara's lexer reports these after it has consumed the end of the line.
       const nl = this.src.indexOf(0x0a, span.start);
@@ -131,10 +239,16 @@ class YaraAnchors {
     }
     const tok = this.anchor(d.code, span, d.message);
     if (tok === undefined) {
+      if (span.start >= this.eof.span.start) return this.atEnd();
       const inRule = rule && span.start > rule.name.span.start ? rule.name.name : undefined;
-      return { key: span.start, ...(inRule !== undefined ? { rule: inRule } : {}) };
+      // A token the grammar does not expect: yara's lexer has read all of it (a hex string may
+      // span lines).
+      const t = d.code === 'yara.syntax.unexpected-token' ? this.tokens[this.tokenAt(span.start)] : undefined;
+      const line = t && t.span.start === span.start && t.span.end > t.span.start ? { line: this.lineOf(t.span.end - 1) } : {};
+      return { key: span.start, ...line, ...(inRule !== undefined ? { rule: inRule } : {}) };
     }
     const t = this.tokens[tok] as Token;
+    if (t.kind === 'eof') return this.atEnd();
     const at = Math.max(t.span.start, t.span.end - 1);
     const owner = this.ast.rules.find((r) => r.span.start <= at && at < r.span.end);
     const named = owner && t.span.start > owner.name.span.start ? owner.name.name : undefined;
@@ -205,8 +319,9 @@ class YaraAnchors {
       default:
         break;
     }
-    if (!rule?.condition) return undefined;
-    const nodes = collect(rule.condition);
+    if (!rule) return undefined;
+    const nodes = conditionRoots(rule).flatMap((root) => collect(root));
+    if (nodes.length === 0) return undefined;
     const found = nodes.find((p) => p.node.span.start === span.start && p.node.span.end === span.end);
     switch (kind) {
       case 'undefined-identifier':
@@ -274,7 +389,7 @@ class YaraAnchors {
         if (set && set.kind !== 'them') item ??= set.items.find((i) => i.span.start === span.start);
       }
     };
-    if (rule.condition) visit(rule.condition);
+    for (const root of conditionRoots(rule)) visit(root);
     if (!item) return undefined;
     const last = this.lastTokenIn(item.span);
     return rules && !item.wildcard ? last + 1 : last;
@@ -346,6 +461,16 @@ class YaraAnchors {
         return false;
     }
   }
+}
+
+/**
+ * What yara read of a rule's condition: all of it; of a broken rule, the condition when it ends
+ * before the error, else its complete parts read before the error (as the checker checks it).
+ */
+function conditionRoots(rule: Rule): Expr[] {
+  const broken = rule.broken;
+  if (rule.condition && (!broken || rule.condition.span.end <= broken.at)) return [rule.condition];
+  return broken?.partial ?? [];
 }
 
 /** Every expression node of a condition with its parent (ranges count as parents of their bounds). */

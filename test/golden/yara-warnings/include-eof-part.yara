@@ -1,0 +1,5 @@
+// Included by include-eof.yar; the rule is never closed.
+rule inside
+{
+  condition:
+    true
