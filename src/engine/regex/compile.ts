@@ -15,6 +15,7 @@
  * lazy quantifiers, giving the leftmost-first match YARA reports.
  */
 
+import { YARA_LIMITS } from '../../core/limits.js';
 import { error, type Diagnostic } from '../../core/diagnostics.js';
 import { parseRegex, type AssertKind, type RegexFlags, type RegexNode } from './parse.js';
 import { CompiledRegex } from './vm.js';
@@ -316,7 +317,7 @@ export function extractAtomVariants(ast: RegexNode, maxVariants = 16): { variant
 }
 
 /** Longest regex match (YARA's RE_SCAN_LIMIT): an atom lies at most this far from the start. */
-const REGEX_SCAN_LIMIT = 4096;
+const REGEX_SCAN_LIMIT = YARA_LIMITS.scanLimit;
 
 /** Least and most bytes a node consumes (Infinity when unbounded). */
 function widthRange(n: RegexNode): [number, number] {

@@ -31,6 +31,7 @@
  *   such limit (its thread list is bounded by the program size).
  */
 
+import { YARA_LIMITS } from '../../core/limits.js';
 import { isWordByte } from './parse.js';
 import {
   ASSERT_BOL,
@@ -47,9 +48,9 @@ import {
 } from './compile.js';
 
 /** Longest match, in bytes (YARA's RE_SCAN_LIMIT: matching forward from a start stops after 4096 bytes). */
-export const REGEX_MAX_MATCH = 4096;
+export const REGEX_MAX_MATCH = YARA_LIMITS.scanLimit;
 /** Matches reported per string by one `findAll` (YARA's YR_MAX_STRING_MATCHES, 1,000,000). */
-export const REGEX_MAX_MATCHES = 1_000_000;
+export const REGEX_MAX_MATCHES = YARA_LIMITS.maxStringMatches;
 /** States kept in the lazily built DFA of one regex; when full, the cache is cleared and rebuilt (bounds memory). */
 export const REGEX_DFA_MAX_STATES = 4096;
 

@@ -31,6 +31,7 @@
  */
 
 import { error, type Diagnostic } from '../../core/diagnostics.js';
+import { YARA_LIMITS } from '../../core/limits.js';
 import type { HexToken, StringDef } from '../../signatures/yara/ast.js';
 import {
   compileNode,
@@ -45,17 +46,17 @@ import {
   type Program,
 } from '../regex/compile.js';
 import { parseRegex, type RegexNode } from '../regex/parse.js';
-import { assertHolds, CompiledRegex, REGEX_MAX_MATCH } from '../regex/vm.js';
+import { assertHolds, CompiledRegex } from '../regex/vm.js';
 
 /** Matches kept per string (YARA's YR_MAX_STRING_MATCHES); later ones are dropped. */
-export const YARA_MAX_STRING_MATCHES = 1_000_000;
+export const YARA_MAX_STRING_MATCHES = YARA_LIMITS.maxStringMatches;
 /** Longest regex or hex-string match: verification looks at most this far from the start (YARA's RE_SCAN_LIMIT). */
-export const YARA_SCAN_LIMIT = REGEX_MAX_MATCH;
+export const YARA_SCAN_LIMIT = YARA_LIMITS.scanLimit;
 /**
  * Jumps longer than this (or unbounded) split a hex string into separately matched, chained
  * pieces in YARA (YR_STRING_CHAINING_THRESHOLD); such strings are not bound by YARA_SCAN_LIMIT.
  */
-export const YARA_CHAINING_THRESHOLD = 200;
+export const YARA_CHAINING_THRESHOLD = YARA_LIMITS.chainingThreshold;
 /** Most case variants generated for one nocase atom. */
 const MAX_ATOM_VARIANTS = 16;
 
