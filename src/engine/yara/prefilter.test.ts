@@ -57,3 +57,18 @@ test('every condition marked by needsStringMatch is false when no string matched
   assert.ok(marked > 50 && marked < 300, `a fair share is marked (${marked})`);
   assert.ok(verdicts.some((v) => v), 'some conditions hold without matches');
 });
+
+test('fixedOffsets: literal strings used only as `$a at N` (same N) are looked for at N only', async () => {
+  const rules = rulesOf(`
+rule a { strings: $a = "abc" $b = "xyz" $c = { 41 42 } $d = { 41 ?? } condition: $a at 2 and ($b at 4 or $b at 4) and $c at 1 + 1 and $d at 0 }
+rule b { strings: $a = "abc" $b = "xyz" $c = "qqq" condition: ($a at 2 or $a at 3) and $b at 0 and #b > 0 and any of ($c) }
+rule c { strings: $a = "abc" base64 $b = "xyz" condition: $a at 0 and for any of ($b) : ($ at 7) }
+`);
+  const { fixedOffsets } = await import('./prefilter.js');
+  assert.deepEqual(rules.map((r) => fixedOffsets(r)), [[2, 4, 2, undefined], [undefined, undefined, undefined], [undefined, undefined]]);
+  // Scanning: other matches of a fixed-offset string are not reported, as yara reports them.
+  const { scanYara, compileYara: compile } = await import('./rules.js');
+  const c = compile([{ file: 'f.yar', text: 'rule f { strings: $a = "ab" condition: $a at 2 }' }]);
+  const r = scanYara(c.compiled!, Buffer.from('abab--ab'));
+  assert.deepEqual(r.matched[0]!.strings[0], [{ offset: 2, length: 2, variant: 0 }]);
+});

@@ -39,3 +39,78 @@ function quantifierNeedsOne(q: CheckedQuantifier): boolean {
   if (typeof v === 'number') return v > 0;
   return false;
 }
+
+/**
+ * YARA's fixed-offset strings: a literal string (text, or hex without wildcards, jumps or
+ * alternatives) whose every use in the condition is `$a at N` with the same constant N is searched
+ * at N only (yara 4.2.3's STRING_FLAGS_FIXED_OFFSET; YARA-X does the same), so its other matches are
+ * never reported. Returns, per string of the rule, N or undefined.
+ */
+export function fixedOffsets(rule: CheckedRule): (number | undefined)[] {
+  // Per string: undefined = not used yet, a number = used only `at` that offset, null = searched everywhere.
+  const state: (number | null | undefined)[] = rule.strings.map((s) => (literal(s.def) ? undefined : null));
+  const use = (i: number, at: number | null) => {
+    const cur = state[i];
+    if (cur === null) return;
+    state[i] = at === null || (cur !== undefined && cur !== at) ? null : at;
+  };
+  const all = (at: number | null) => { for (let i = 0; i < state.length; i++) use(i, at); };
+  const walk = (e: CheckedExpr | undefined): void => {
+    if (!e) return;
+    switch (e.kind) {
+      case 'match': {
+        const at = e.at && !e.range ? constInt(e.at) : null;
+        if (e.string === null) all(at); else use(e.string, at);
+        walk(e.at); walk(e.range?.lo); walk(e.range?.hi);
+        return;
+      }
+      case 'count': case 'offset': case 'length':
+        if (e.string === null) all(null); else use(e.string, null);
+        if (e.kind === 'count') { walk(e.range?.lo); walk(e.range?.hi); } else walk(e.index);
+        return;
+      case 'of':
+        if (!e.rules) for (const m of e.members) use(m, null);
+        walk(e.at); walk(e.range?.lo); walk(e.range?.hi); walkQuantifier(e.quantifier);
+        return;
+      case 'forOf':
+        for (const m of e.members) use(m, null);
+        walkQuantifier(e.quantifier); walk(e.body);
+        return;
+      case 'forIn':
+        walkQuantifier(e.quantifier);
+        if (e.iterable.kind === 'range') { walk(e.iterable.lo); walk(e.iterable.hi); } else if (e.iterable.kind === 'list') e.iterable.items.forEach(walk); else walk(e.iterable.expr);
+        walk(e.body);
+        return;
+      case 'with': e.decls.forEach((d) => walk(d.value)); walk(e.body); return;
+      case 'unary': walk(e.operand); return;
+      case 'binary': walk(e.left); walk(e.right); return;
+      case 'matches': walk(e.left); return;
+      case 'field': walk(e.object); return;
+      case 'index': walk(e.object); walk(e.index); return;
+      case 'call': walk(e.callee); e.args.forEach(walk); return;
+      case 'readInt': walk(e.offset); return;
+      default: return;
+    }
+  };
+  const walkQuantifier = (q: CheckedQuantifier) => { if (q.kind === 'count' || q.kind === 'percent') walk(q.expr); };
+  walk(rule.condition ?? undefined);
+  return state.map((v) => (typeof v === 'number' ? v : undefined));
+}
+
+/** A constant integer expression (literals folded through + - *), or null. */
+function constInt(e: CheckedExpr): number | null {
+  if (e.kind === 'const') return typeof e.value === 'bigint' && e.value >= 0n && e.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(e.value) : null;
+  if (e.kind === 'binary' && (e.op === '+' || e.op === '-' || e.op === '*')) {
+    const a = constInt(e.left), b = constInt(e.right);
+    if (a === null || b === null) return null;
+    const v = e.op === '+' ? a + b : e.op === '-' ? a - b : a * b;
+    return Number.isSafeInteger(v) && v >= 0 ? v : null;
+  }
+  return null;
+}
+
+function literal(def: CheckedRule['strings'][number]['def']): boolean {
+  if (def.kind === 'text') return !def.modifiers.some((m) => m.kind === 'base64' || m.kind === 'base64wide');
+  if (def.kind === 'hex') return def.tokens.every((t) => t.kind === 'byte' && t.mask === 0xff && !t.negated);
+  return false;
+}

@@ -24,7 +24,7 @@ import { evaluateGroups } from './eval.js';
 import { scanContext } from './modules/types.js';
 import { AtomIndex, type AtomSource } from '../atoms.js';
 import { compileString, normalizeMatches, YARA_MAX_STRING_MATCHES, type StringMatch, type StringMatcher } from './strings.js';
-import { needsStringMatch } from './prefilter.js';
+import { fixedOffsets, needsStringMatch } from './prefilter.js';
 import { yaraStringErrors, yaraWarnings } from './warnings.js';
 
 export interface YaraSource {
@@ -192,6 +192,8 @@ interface Prepared {
   needsMatch: boolean[][];
   /** Per group, the rules evaluated on every scan (those that may hold without a match), ascending. */
   alwaysEvaluate: number[][];
+  /** Per group, rule, string: the only offset a fixed-offset string is looked for at (`prefilter.ts`). */
+  fixed: (number | undefined)[][][];
 }
 
 const EMPTY_MATCHES: readonly StringMatch[] = Object.freeze([]);
@@ -222,6 +224,7 @@ function prepared(compiled: CompiledYara): Prepared {
     emptyRows: compiled.groups.map((g) => g.rules.map((r) => Object.freeze(r.strings.map(() => EMPTY_MATCHES)))),
     needsMatch: compiled.groups.map((g) => g.rules.map((r) => needsStringMatch(r))),
     alwaysEvaluate: [],
+    fixed: compiled.groups.map((g) => g.rules.map((r) => fixedOffsets(r))),
   };
   p.alwaysEvaluate = p.needsMatch.map((rows) => rows.flatMap((needs, i) => (needs ? [] : [i])));
   atomCache.set(compiled, p);
@@ -335,7 +338,7 @@ export class YaraLayer {
     const scan = scanContext(data, this.opts.output ? { output: this.opts.output } : {});
     // Rows of rules with no match stay the shared empty rows; a rule whose condition needs a
     // string match and that has none is false without evaluation (not a candidate below).
-    const { emptyRows } = this.prep;
+    const { emptyRows, fixed } = this.prep;
     const matchesOf = emptyRows.map((rows) => rows.slice());
     for (const k of this.touched) {
       const list = this.found[k]!;
@@ -343,7 +346,9 @@ export class YaraLayer {
       const rows = matchesOf[f.group]!;
       let row = rows[f.rule]!;
       if (row === emptyRows[f.group]![f.rule]) rows[f.rule] = row = row.slice();
-      const kept = normalizeMatches(list);
+      let kept = normalizeMatches(list);
+      const at = fixed[f.group]![f.rule]![f.string];
+      if (at !== undefined) kept = kept.filter((m) => m.offset === at);
       (row as StringMatch[][])[f.string] = kept.length > this.cap ? kept.slice(0, this.cap) : kept;
     }
     // Per group, the rules to evaluate: those that may hold without a match, and those with one.
