@@ -7,7 +7,7 @@
  * (or undefined, which YARA treats as false) whenever no string of the rule has a match. The
  * analysis is conservative: anything it does not understand answers false (evaluate as usual).
  */
-import type { CheckedExpr, CheckedQuantifier, CheckedRule } from '../../signatures/yara/ir.js';
+import { childExprs, type CheckedExpr, type CheckedQuantifier, type CheckedRule } from '../../signatures/yara/ir.js';
 
 /** True when `rule` can only match if at least one of its strings matched. */
 export function needsStringMatch(rule: CheckedRule): boolean {
@@ -49,51 +49,20 @@ function quantifierNeedsOne(q: CheckedQuantifier): boolean {
 export function fixedOffsets(rule: CheckedRule): (number | undefined)[] {
   // Per string: undefined = not used yet, a number = used only `at` that offset, null = searched everywhere.
   const state: (number | null | undefined)[] = rule.strings.map((s) => (literal(s.def) ? undefined : null));
-  const use = (i: number, at: number | null) => {
+  // `$`, `#`… inside `for … of` (string null) stand for every string of the rule, as in yara.
+  const use = (i: number | null, at: number | null): void => {
+    if (i === null) { for (let k = 0; k < state.length; k++) use(k, at); return; }
     const cur = state[i];
     if (cur === null) return;
     state[i] = at === null || (cur !== undefined && cur !== at) ? null : at;
   };
-  const all = (at: number | null) => { for (let i = 0; i < state.length; i++) use(i, at); };
-  const walk = (e: CheckedExpr | undefined): void => {
-    if (!e) return;
-    switch (e.kind) {
-      case 'match': {
-        const at = e.at && !e.range ? constInt(e.at) : null;
-        if (e.string === null) all(at); else use(e.string, at);
-        walk(e.at); walk(e.range?.lo); walk(e.range?.hi);
-        return;
-      }
-      case 'count': case 'offset': case 'length':
-        if (e.string === null) all(null); else use(e.string, null);
-        if (e.kind === 'count') { walk(e.range?.lo); walk(e.range?.hi); } else walk(e.index);
-        return;
-      case 'of':
-        if (!e.rules) for (const m of e.members) use(m, null);
-        walk(e.at); walk(e.range?.lo); walk(e.range?.hi); walkQuantifier(e.quantifier);
-        return;
-      case 'forOf':
-        for (const m of e.members) use(m, null);
-        walkQuantifier(e.quantifier); walk(e.body);
-        return;
-      case 'forIn':
-        walkQuantifier(e.quantifier);
-        if (e.iterable.kind === 'range') { walk(e.iterable.lo); walk(e.iterable.hi); } else if (e.iterable.kind === 'list') e.iterable.items.forEach(walk); else walk(e.iterable.expr);
-        walk(e.body);
-        return;
-      case 'with': e.decls.forEach((d) => walk(d.value)); walk(e.body); return;
-      case 'unary': walk(e.operand); return;
-      case 'binary': walk(e.left); walk(e.right); return;
-      case 'matches': walk(e.left); return;
-      case 'field': walk(e.object); return;
-      case 'index': walk(e.object); walk(e.index); return;
-      case 'call': walk(e.callee); e.args.forEach(walk); return;
-      case 'readInt': walk(e.offset); return;
-      default: return;
-    }
+  const walk = (e: CheckedExpr): void => {
+    if (e.kind === 'match') use(e.string, e.at && !e.range ? constInt(e.at) : null);
+    else if (e.kind === 'count' || e.kind === 'offset' || e.kind === 'length') use(e.string, null);
+    else if ((e.kind === 'of' && !e.rules) || e.kind === 'forOf') for (const m of e.members) use(m, null);
+    for (const c of childExprs(e)) walk(c);
   };
-  const walkQuantifier = (q: CheckedQuantifier) => { if (q.kind === 'count' || q.kind === 'percent') walk(q.expr); };
-  walk(rule.condition ?? undefined);
+  if (rule.condition) walk(rule.condition);
   return state.map((v) => (typeof v === 'number' ? v : undefined));
 }
 

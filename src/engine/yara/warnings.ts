@@ -21,9 +21,9 @@
  * only yara 4.3+ has and uses 4.5's wording of the `entrypoint` warning.
  */
 import { warning, type Diagnostic, type Location } from '../../core/diagnostics.js';
-import type { Expr, HexToken, Modifier, Rule, RuleFile, Span, StringDef } from '../../signatures/yara/ast.js';
+import { childNodes, type Expr, type HexToken, type Modifier, type Rule, type RuleFile, type Span, type StringDef } from '../../signatures/yara/ast.js';
 import { checkYara } from '../../signatures/yara/check.js';
-import type { CheckedExpr, CheckedRule } from '../../signatures/yara/ir.js';
+import { childExprs, type CheckedExpr, type CheckedRule } from '../../signatures/yara/ir.js';
 import type { ModuleCatalog } from '../../signatures/yara/modules-catalog.js';
 import { parseYara } from '../../signatures/yara/parser.js';
 import { compileString, type StringMatcher } from './strings.js';
@@ -738,61 +738,7 @@ function readCondition(rule: Rule): Expr[] {
 /** Every sub-expression of an AST condition, parents before children. */
 function walkAst(e: Expr, visit: (e: Expr) => void): void {
   visit(e);
-  const kids: (Expr | undefined)[] = [];
-  switch (e.kind) {
-    case 'field':
-      kids.push(e.object);
-      break;
-    case 'index':
-      kids.push(e.object, e.index);
-      break;
-    case 'call':
-      kids.push(e.callee, ...e.args);
-      break;
-    case 'readInt':
-      kids.push(e.offset);
-      break;
-    case 'match':
-      kids.push(e.at, e.range?.lo, e.range?.hi);
-      break;
-    case 'count':
-      kids.push(e.range?.lo, e.range?.hi);
-      break;
-    case 'offset':
-    case 'length':
-      kids.push(e.index);
-      break;
-    case 'unary':
-      kids.push(e.operand);
-      break;
-    case 'binary':
-      kids.push(e.left, e.right);
-      break;
-    case 'matches':
-      kids.push(e.left);
-      break;
-    case 'of':
-      if (e.quantifier.kind === 'count' || e.quantifier.kind === 'percent') kids.push(e.quantifier.expr);
-      kids.push(e.at, e.range?.lo, e.range?.hi);
-      break;
-    case 'forOf':
-      if (e.quantifier.kind === 'count' || e.quantifier.kind === 'percent') kids.push(e.quantifier.expr);
-      kids.push(e.body);
-      break;
-    case 'forIn':
-      if (e.quantifier.kind === 'count' || e.quantifier.kind === 'percent') kids.push(e.quantifier.expr);
-      if (e.iterable.kind === 'range') kids.push(e.iterable.lo, e.iterable.hi);
-      else if (e.iterable.kind === 'list') kids.push(...e.iterable.items);
-      else kids.push(e.iterable.expr);
-      kids.push(e.body);
-      break;
-    case 'with':
-      kids.push(...e.decls.map((d) => d.value), e.body);
-      break;
-    default:
-      break;
-  }
-  for (const k of kids) if (k) walkAst(k, visit);
+  for (const k of childNodes(e)) walkAst(k, visit);
 }
 
 /** The integer a checked expression folds to, if it is a constant. */
@@ -834,54 +780,12 @@ function conditionWarnings45(root: CheckedExpr, loc: (s: Span) => Location): Dia
       visit(e.body);
       return;
     }
-    for (const c of checkedChildren(e)) visit(c);
+    for (const c of childExprs(e)) visit(c);
   };
   visit(root);
   return out;
 }
 
-function checkedChildren(e: CheckedExpr): CheckedExpr[] {
-  const kids: (CheckedExpr | undefined)[] = [];
-  switch (e.kind) {
-    case 'field':
-      kids.push(e.object);
-      break;
-    case 'index':
-      kids.push(e.object, e.index);
-      break;
-    case 'call':
-      kids.push(e.callee, ...e.args);
-      break;
-    case 'readInt':
-      kids.push(e.offset);
-      break;
-    case 'match':
-      kids.push(e.at, e.range?.lo, e.range?.hi);
-      break;
-    case 'count':
-      kids.push(e.range?.lo, e.range?.hi);
-      break;
-    case 'offset':
-    case 'length':
-      kids.push(e.index);
-      break;
-    case 'unary':
-      kids.push(e.operand);
-      break;
-    case 'binary':
-      kids.push(e.left, e.right);
-      break;
-    case 'matches':
-      kids.push(e.left);
-      break;
-    case 'with':
-      kids.push(...e.decls.map((d) => d.value), e.body);
-      break;
-    default:
-      break;
-  }
-  return kids.filter((k): k is CheckedExpr => k !== undefined);
-}
 
 // ---------------------------------------------------------------------------------------------
 // String-compilation errors in yara's words, and a whole file's diagnostics

@@ -264,3 +264,62 @@ export interface WithDecl {
   name: Ident;
   value: Expr;
 }
+
+/** The direct sub-expressions of a condition node (loop bodies, quantities and ranges included). */
+export function childNodes(e: Expr): Expr[] {
+  const kids: (Expr | undefined)[] = [];
+  switch (e.kind) {
+    case 'field':
+      kids.push(e.object);
+      break;
+    case 'index':
+      kids.push(e.object, e.index);
+      break;
+    case 'call':
+      kids.push(e.callee, ...e.args);
+      break;
+    case 'readInt':
+      kids.push(e.offset);
+      break;
+    case 'match':
+      kids.push(e.at, e.range?.lo, e.range?.hi);
+      break;
+    case 'count':
+      kids.push(e.range?.lo, e.range?.hi);
+      break;
+    case 'offset':
+    case 'length':
+      kids.push(e.index);
+      break;
+    case 'unary':
+      kids.push(e.operand);
+      break;
+    case 'binary':
+      kids.push(e.left, e.right);
+      break;
+    case 'matches':
+      kids.push(e.left);
+      break;
+    case 'of':
+      if (e.quantifier.kind === 'count' || e.quantifier.kind === 'percent') kids.push(e.quantifier.expr);
+      kids.push(e.at, e.range?.lo, e.range?.hi);
+      break;
+    case 'forOf':
+      if (e.quantifier.kind === 'count' || e.quantifier.kind === 'percent') kids.push(e.quantifier.expr);
+      kids.push(e.body);
+      break;
+    case 'forIn':
+      if (e.quantifier.kind === 'count' || e.quantifier.kind === 'percent') kids.push(e.quantifier.expr);
+      if (e.iterable.kind === 'range') kids.push(e.iterable.lo, e.iterable.hi);
+      else if (e.iterable.kind === 'list') kids.push(...e.iterable.items);
+      else kids.push(e.iterable.expr);
+      kids.push(e.body);
+      break;
+    case 'with':
+      kids.push(...e.decls.map((d) => d.value), e.body);
+      break;
+    default:
+      break;
+  }
+  return kids.filter((k): k is Expr => k !== undefined);
+}

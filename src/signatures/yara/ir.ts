@@ -102,3 +102,33 @@ export interface CheckedRule {
   /** The included file the rule was read from (its spans point there); absent for the parsed file. */
   origin?: Origin;
 }
+
+/** The direct sub-expressions of a checked expression (loop bodies, quantities and ranges included). */
+export function childExprs(e: CheckedExpr): CheckedExpr[] {
+  const kids: (CheckedExpr | undefined)[] = [];
+  const quantity = (q: CheckedQuantifier) => { if (q.kind === 'count' || q.kind === 'percent') kids.push(q.expr); };
+  switch (e.kind) {
+    case 'field': kids.push(e.object); break;
+    case 'index': kids.push(e.object, e.index); break;
+    case 'call': kids.push(e.callee, ...e.args); break;
+    case 'readInt': kids.push(e.offset); break;
+    case 'match': kids.push(e.at, e.range?.lo, e.range?.hi); break;
+    case 'count': kids.push(e.range?.lo, e.range?.hi); break;
+    case 'offset': case 'length': kids.push(e.index); break;
+    case 'unary': kids.push(e.operand); break;
+    case 'binary': kids.push(e.left, e.right); break;
+    case 'matches': kids.push(e.left); break;
+    case 'with': kids.push(...e.decls.map((d) => d.value), e.body); break;
+    case 'of': quantity(e.quantifier); kids.push(e.at, e.range?.lo, e.range?.hi); break;
+    case 'forOf': quantity(e.quantifier); kids.push(e.body); break;
+    case 'forIn': {
+      quantity(e.quantifier);
+      const it = e.iterable;
+      if (it.kind === 'range') kids.push(it.lo, it.hi); else if (it.kind === 'list') kids.push(...it.items); else kids.push(it.expr);
+      kids.push(e.body);
+      break;
+    }
+    default: break;
+  }
+  return kids.filter((k): k is CheckedExpr => k !== undefined);
+}
