@@ -1,7 +1,7 @@
 /**
  * Checked YARA rules: what the semantic checker (check.ts) hands to the compiler and evaluator.
  *
- * In: nothing (types only). Out: rules whose conditions are typed trees with every name already
+ * In: nothing (types, and `childExprs` to walk them). Out: rules whose conditions are typed trees with every name already
  * resolved: strings by index into the rule's string table, rules by index into the namespace's
  * rule list (the rules earlier files of the namespace defined, `CheckOptions.prior`, then this
  * file's: without earlier files that is the file's own list), loop and `with` variables by slot number, module values by a chain of field / index /
