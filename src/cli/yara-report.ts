@@ -15,6 +15,7 @@
  * same output whatever the number of threads. The report is plain data (structured-cloneable).
  */
 import { readFileSync } from 'node:fs';
+import { LineIndex } from '../core/diagnostics.js';
 import { YaraScanTimeout, scanYara, type CompiledYara, type YaraCompileResult } from '../engine/yara/rules.js';
 import { YARA_MAX_STRING_MATCHES, type StringMatch } from '../engine/yara/strings.js';
 import type { MetaEntry } from '../signatures/yara/ast.js';
@@ -108,23 +109,6 @@ export interface ScanSetup {
   modules: string[];
 }
 
-function lineStarts(bytes: Uint8Array): number[] {
-  const starts = [0];
-  for (let k = 0; k < bytes.length; k++) if (bytes[k] === 0x0a) starts.push(k + 1);
-  return starts;
-}
-
-function lineOf(starts: readonly number[], offset: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo + 1;
-}
-
 /** Builds the setup from a successful compilation (groups are then one per source, in order). */
 export function scanSetup(result: YaraCompileResult): ScanSetup | undefined {
   const compiled = result.compiled;
@@ -137,14 +121,14 @@ export function scanSetup(result: YaraCompileResult): ScanSetup | undefined {
   compiled.groups.forEach((g, k) => {
     const p = result.parsed[k];
     const bytes = p ? (typeof p.text === 'string' ? new TextEncoder().encode(p.text) : p.text) : new Uint8Array(0);
-    const starts = lineStarts(bytes);
+    const lines = new LineIndex(bytes);
     for (const imp of p?.ast.imports ?? []) if (!modules.includes(imp.module)) modules.push(imp.module);
     g.rules.forEach((rule, pos) => {
       stringOrder.set(rule, order);
       order += rule.strings.length;
       if (rule.isPrivate) return;
       ruleIndex.set(rule, rules.length);
-      rules.push({ rule, namespace: g.namespace, file: p?.file ?? '', line: lineOf(starts, rule.span.start), group: k, pos, singleMatch: singleMatchStrings(rule) });
+      rules.push({ rule, namespace: g.namespace, file: p?.file ?? '', line: lines.at(rule.span.start).line, group: k, pos, singleMatch: singleMatchStrings(rule) });
     });
   });
   return { compiled, rules, modules, ruleIndex, stringOrder };

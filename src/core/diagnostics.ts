@@ -61,3 +61,26 @@ export function renderDiagnostic(d: Diagnostic): string {
   if (d.help) out += `\n  = help: ${d.help}`;
   return out;
 }
+
+/** Line starts of a text, for turning byte offsets into 1-based lines and columns. */
+export class LineIndex {
+  private readonly starts: number[] = [0];
+
+  constructor(source: string | Uint8Array) {
+    const bytes = typeof source === 'string' ? new TextEncoder().encode(source) : source;
+    for (let k = 0; k < bytes.length; k++) if (bytes[k] === 0x0a) this.starts.push(k + 1);
+  }
+
+  /** The 1-based line and column of a byte offset. */
+  at(offset: number): { line: number; column: number } {
+    const starts = this.starts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - starts[lo]! + 1 };
+  }
+}

@@ -12,7 +12,7 @@
  * 0, reported after the pass's body and hash detections. vigil does the same, without ClamAV's
  * restrictions on YARA (docs/compatibility.md).
  */
-import type { Diagnostic } from '../core/diagnostics.js';
+import { LineIndex, type Diagnostic } from '../core/diagnostics.js';
 import type { LoadedYara } from '../signatures/clamav/loader.js';
 import { toHex } from '../core/bytes.js';
 import type { CheckedRule } from '../signatures/yara/ir.js';
@@ -34,7 +34,7 @@ export interface YaraPort {
   scan(bytes: Uint8Array, layer: string[]): Detection[];
 }
 
-interface Origin { file: string; official: boolean; lineStarts: number[] }
+interface Origin { file: string; official: boolean; lines: LineIndex }
 
 export class YaraRules implements YaraPort {
   readonly compiled: CompiledYara;
@@ -51,11 +51,10 @@ export class YaraRules implements YaraPort {
         this.problems.push(...r.diagnostics.filter((d) => d.severity === 'error'));
         continue;
       }
-      const lineStarts = [0];
-      for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) lineStarts.push(i + 1);
+      const lines = new LineIndex(bytes);
       for (const g of r.compiled.groups) {
         groups.push(g);
-        const origin = { file: f.file, official: f.official, lineStarts };
+        const origin = { file: f.file, official: f.official, lines };
         for (const rule of g.rules) this.origins.set(rule, origin);
       }
     }
@@ -90,20 +89,11 @@ export class YaraRules implements YaraPort {
       out.push({
         name: `YARA.${m.rule.name}${o?.official ? '' : '.UNOFFICIAL'}`,
         kind: 'yara',
-        ...(o ? { db: o.file, line: lineOf(o.lineStarts, m.rule.span.start) } : {}),
+        ...(o ? { db: o.file, line: o.lines.at(m.rule.span.start).line } : {}),
         layer,
         ...(first ? { offset: first.offset, matched: toHex(bytes.subarray(first.offset, first.offset + Math.min(first.length, 256))) } : {}),
       });
     }
     return out;
   }
-}
-
-function lineOf(lineStarts: readonly number[], offset: number): number {
-  let lo = 0, hi = lineStarts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (lineStarts[mid]! <= offset) lo = mid; else hi = mid - 1;
-  }
-  return lo + 1;
 }

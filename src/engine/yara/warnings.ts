@@ -20,7 +20,7 @@
  * Peers: the default dialect prints what yara 4.2.3 prints. `dialect: '4.5'` adds the warnings
  * only yara 4.3+ has and uses 4.5's wording of the `entrypoint` warning.
  */
-import { warning, type Diagnostic, type Location } from '../../core/diagnostics.js';
+import { LineIndex, warning, type Diagnostic, type Location } from '../../core/diagnostics.js';
 import { childNodes, type Expr, type HexToken, type Modifier, type Rule, type RuleFile, type Span, type StringDef } from '../../signatures/yara/ast.js';
 import { checkYara } from '../../signatures/yara/check.js';
 import { childExprs, type CheckedExpr, type CheckedRule } from '../../signatures/yara/ir.js';
@@ -655,21 +655,10 @@ export function yaraStringAtoms(def: StringDef): StringAtomReport | undefined {
 
 /** Span → location in `file`, by the line starts of `source` (line 0 without a source). */
 function locator(file: string, source: string | Uint8Array | undefined): (s: Span) => Location {
-  const starts: number[] = [0];
-  if (source !== undefined) {
-    const bytes = typeof source === 'string' ? new TextEncoder().encode(source) : source;
-    for (let k = 0; k < bytes.length; k++) if (bytes[k] === 0x0a) starts.push(k + 1);
-  }
+  const lines = source !== undefined ? new LineIndex(source) : undefined;
   return (s: Span): Location => {
-    if (source === undefined) return { file, line: 0, column: 0 };
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((starts[mid] as number) <= s.start) lo = mid;
-      else hi = mid - 1;
-    }
-    return { file, line: lo + 1, column: s.start - (starts[lo] as number) + 1, length: Math.max(1, s.end - s.start) };
+    if (!lines) return { file, line: 0, column: 0 };
+    return { file, ...lines.at(s.start), length: Math.max(1, s.end - s.start) };
   };
 }
 

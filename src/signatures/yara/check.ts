@@ -20,7 +20,7 @@
  * checked in turn, each given what the earlier ones defined (`CheckOptions.prior`).
  */
 
-import { error, warning, type Diagnostic, type Location } from '../../core/diagnostics.js';
+import { error, LineIndex, warning, type Diagnostic, type Location } from '../../core/diagnostics.js';
 import type { Expr, Iterable, Origin, Quantifier, RangeExpr, Rule, RuleFile, SetItem, Span } from './ast.js';
 import type { CheckedExpr, CheckedIterable, CheckedQuantifier, CheckedRule, CheckedString, ValueType } from './ir.js';
 import type { ArgCode, ModuleCatalog, ModuleType } from './modules-catalog.js';
@@ -108,7 +108,7 @@ interface RuleCtx {
 
 class Checker {
   readonly diagnostics: Diagnostic[] = [];
-  private readonly lineStarts: number[] = [0];
+  private readonly lines: LineIndex | undefined;
   private readonly file: string;
   /** Rule name → index in the namespace's rule list (prior rules first, then this file's). */
   private readonly rulesByName = new Map<string, number>();
@@ -120,7 +120,7 @@ class Checker {
   readonly wildcardPrefixes: string[] = [];
   /** The included file the node being checked comes from; undefined for the parsed file itself. */
   private origin: Origin | undefined;
-  private readonly originLineStarts = new WeakMap<Uint8Array, number[]>();
+  private readonly originLineIndex = new WeakMap<Uint8Array, LineIndex>();
   /** Argument codes of each call checked so far: yara's name for a call in messages (see describe). */
   private readonly callSignatures = new WeakMap<Expr, string>();
   private ctx!: RuleCtx;
@@ -137,10 +137,7 @@ class Checker {
     });
     for (const m of prior?.modules ?? []) this.imported.add(m);
     this.wildcardPrefixes.push(...(prior?.wildcards ?? []));
-    if (opts.source !== undefined) {
-      const bytes = typeof opts.source === 'string' ? new TextEncoder().encode(opts.source) : opts.source;
-      for (let k = 0; k < bytes.length; k++) if (bytes[k] === 0x0a) this.lineStarts.push(k + 1);
-    }
+    this.lines = opts.source !== undefined ? new LineIndex(opts.source) : undefined;
     for (const [name, v] of Object.entries(opts.externals ?? {})) {
       const t: ValueType =
         typeof v === 'boolean' ? BOOL : typeof v === 'string' ? STR : typeof v === 'bigint' || Number.isInteger(v) ? INT : FLOAT;
@@ -148,30 +145,23 @@ class Checker {
     }
   }
 
-  /** Line starts of an included file's bytes, computed once per file. */
-  private originLines(o: Origin): number[] {
-    let starts = this.originLineStarts.get(o.source);
-    if (!starts) {
-      starts = [0];
-      for (let k = 0; k < o.source.length; k++) if (o.source[k] === 0x0a) starts.push(k + 1);
-      this.originLineStarts.set(o.source, starts);
+  /** Line index of an included file's bytes, computed once per file. */
+  private originLines(o: Origin): LineIndex {
+    let lines = this.originLineIndex.get(o.source);
+    if (!lines) {
+      lines = new LineIndex(o.source);
+      this.originLineIndex.set(o.source, lines);
     }
-    return starts;
+    return lines;
   }
 
   /** Where a span of the node being checked lies: in the parsed file, or in `this.origin`'s file. */
   private loc(s: Span): Location {
-    const starts = this.origin ? this.originLines(this.origin) : this.lineStarts;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((starts[mid] as number) <= s.start) lo = mid;
-      else hi = mid - 1;
-    }
-    const line = this.opts.source === undefined && !this.origin ? 0 : lo + 1;
+    const lines = this.origin ? this.originLines(this.origin) : this.lines;
     const file = this.origin ? this.origin.file : this.file;
-    return { file, line, column: s.start - (starts[lo] as number) + 1, length: Math.max(1, s.end - s.start) };
+    if (!lines) return { file, line: 0, column: s.start + 1, length: Math.max(1, s.end - s.start) };
+    const { line, column } = lines.at(s.start);
+    return { file, line, column, length: Math.max(1, s.end - s.start) };
   }
 
   err(code: string, message: string, s: Span): void {
