@@ -1104,7 +1104,7 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
           emitEvent(o.event);
         }
       },
-      { concurrency: Math.max(1, cfg.jobs), window: Math.max(1, cfg.jobs) * 4 },
+      { concurrency: Math.max(1, cfg.jobs) * 2, window: Math.max(1, cfg.jobs) * 4 },
     );
   } catch (e) {
     out.error(`Scan aborted: ${e instanceof Error ? e.message : String(e)}`);

@@ -498,7 +498,7 @@ async function compileAndScan(
     },
     // Workers read their files themselves and reports are small, so many can wait for their turn:
     // a large file at the head of the order must not leave the other workers idle.
-    { concurrency: pool.size, window: 512 },
+    { concurrency: pool.size * 2, window: 512 },
   );
   return 0;
 }

@@ -58,8 +58,15 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  job: Job | undefined;
+  /** Jobs sent to this worker, oldest (the one running) first. */
+  jobs: Job[];
 }
+
+/**
+ * Jobs sent ahead to each worker: while it runs one, the next is already in its message queue,
+ * so it never idles for a round trip to the main thread between small tasks.
+ */
+const JOBS_PER_WORKER = 2;
 
 /**
  * How to start a worker running this file. From compiled JavaScript, the file itself. From
@@ -124,7 +131,7 @@ export class WorkerPool<Task, Result> {
 
   /** Waits for queued and running tasks, then stops every worker. */
   async close(): Promise<void> {
-    while (this.queue.length > 0 || this.slots.some((s) => s.job)) {
+    while (this.queue.length > 0 || this.slots.some((s) => s.jobs.length > 0)) {
       await new Promise((r) => setTimeout(r, 5));
       if (this.fatal) break;
     }
@@ -146,7 +153,7 @@ export class WorkerPool<Task, Result> {
       const worker = new Worker(entry, { eval: evalCode, workerData: this.boot });
       this.workers.add(worker);
       let ready = false;
-      const slot: Slot = { worker, job: undefined };
+      const slot: Slot = { worker, jobs: [] };
       worker.on('message', (msg: FromWorker) => {
         if (msg.kind === 'ready') {
           ready = true;
@@ -163,9 +170,9 @@ export class WorkerPool<Task, Result> {
           reject(new Error(`worker initialisation failed: ${msg.message}`));
           void worker.terminate();
         } else {
-          const job = slot.job;
-          if (!job || job.id !== msg.id) return;
-          slot.job = undefined;
+          const at = slot.jobs.findIndex((j) => j.id === msg.id);
+          if (at < 0) return;
+          const job = slot.jobs.splice(at, 1)[0]!;
           if (msg.kind === 'result') job.resolve(msg.value);
           else job.reject(new Error(msg.message));
           this.dispatch();
@@ -176,9 +183,10 @@ export class WorkerPool<Task, Result> {
           reject(err);
           return;
         }
-        const job = slot.job;
-        slot.job = undefined;
+        // The running job fails; the ones sent after it go back to the queue.
+        const [job, ...rest] = slot.jobs.splice(0);
         job?.reject(new Error(`worker crashed: ${err.message}`));
+        this.queue.unshift(...rest);
       });
       worker.on('exit', () => {
         this.workers.delete(worker);
@@ -188,9 +196,9 @@ export class WorkerPool<Task, Result> {
         }
         const i = this.slots.indexOf(slot);
         if (i >= 0) this.slots.splice(i, 1);
-        const job = slot.job;
-        slot.job = undefined;
+        const [job, ...rest] = slot.jobs.splice(0);
         job?.reject(new Error('worker exited while running a task'));
+        this.queue.unshift(...rest);
         if (!this.closing) {
           this.spawn().then(
             () => this.dispatch(),
@@ -205,16 +213,19 @@ export class WorkerPool<Task, Result> {
   }
 
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (slot.job) continue;
-      const job = this.queue.shift();
-      if (!job) return;
-      slot.job = job;
-      try {
-        slot.worker.postMessage({ id: job.id, task: job.task }, job.transfer as TransferListItem[]);
-      } catch (e) {
-        slot.job = undefined;
-        job.reject(e instanceof Error ? e : new Error(String(e)));
+    // Fill every worker to one job first, then to JOBS_PER_WORKER, so that work spreads evenly.
+    for (let depth = 1; depth <= JOBS_PER_WORKER; depth++) {
+      for (const slot of this.slots) {
+        if (slot.jobs.length >= depth) continue;
+        const job = this.queue.shift();
+        if (!job) return;
+        slot.jobs.push(job);
+        try {
+          slot.worker.postMessage({ id: job.id, task: job.task }, job.transfer as TransferListItem[]);
+        } catch (e) {
+          slot.jobs.pop();
+          job.reject(e instanceof Error ? e : new Error(String(e)));
+        }
       }
     }
   }
