@@ -14,9 +14,10 @@
  * count is applied by the one thread that prints, in file order, so that `-l` and `-c` give the
  * same output whatever the number of threads. The report is plain data (structured-cloneable).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { YARA_LIMITS } from '../core/limits.js';
 import { LineIndex } from '../core/diagnostics.js';
-import { YaraScanTimeout, scanYara, type CompiledYara, type YaraCompileResult } from '../engine/yara/rules.js';
+import { YaraScanTimeout, scanYara, scanYaraBlocks, type CompiledYara, type YaraCompileResult, type YaraFileSource } from '../engine/yara/rules.js';
 import { YARA_MAX_STRING_MATCHES, type StringMatch } from '../engine/yara/strings.js';
 import type { MetaEntry } from '../signatures/yara/ast.js';
 import type { CheckedRule } from '../signatures/yara/ir.js';
@@ -236,7 +237,7 @@ function ruleText(info: RuleInfo, strings: readonly StringMatch[][] | undefined,
         let line = `0x${x.offset.toString(16)}`;
         if (o.printStringLength) line += `:${len}`;
         line += `:${id}`;
-        if (o.printStrings) line += `: ${formatMatchData(data.subarray(x.offset, x.offset + len), hex)}`;
+        if (o.printStrings) line += `: ${formatMatchData(matchBytes(x, data, len), hex)}`;
         s += `${line}\n`;
       }
     });
@@ -250,7 +251,7 @@ function ruleJson(info: RuleInfo, matched: boolean, strings: readonly StringMatc
   rule.strings.forEach((str, k) => {
     if (str.isPrivate) return;
     for (const x of strings?.[k] ?? []) {
-      out.push({ id: stringId(str.name), offset: x.offset, length: x.length, data: hexOf(data.subarray(x.offset, x.offset + Math.min(x.length, YARA_MAX_MATCH_DATA))) });
+      out.push({ id: stringId(str.name), offset: x.offset, length: x.length, data: hexOf(matchBytes(x, data, Math.min(x.length, YARA_MAX_MATCH_DATA))) });
     }
   });
   return {
@@ -273,17 +274,18 @@ function ruleJson(info: RuleInfo, matched: boolean, strings: readonly StringMatc
  * reported as yara reports its timeouts (yara checks the clock while it scans; vigil's engine
  * checks it between strings, and the whole scan is checked once more at the end).
  */
-export function scanFile(setup: ScanSetup, path: string, data: Uint8Array, o: RenderOptions, deadline?: number): FileReport {
+export function scanFile(setup: ScanSetup, path: string, target: ScanTarget, o: RenderOptions, deadline?: number): FileReport {
   const consoleLines: string[] = [];
+  // A file too large to hold is scanned in blocks: match bytes then come with each match, and
+  // strings of rules that did not match (-n -s) are not searched again.
+  const data = target instanceof Uint8Array ? target : new Uint8Array(0);
   let result;
   try {
     // yara's fast mode stops looking for a single-match string after its first match, which
     // changes no verdict (the condition only asks whether it is found): scan fully, and keep one
     // match of such strings for printing below.
-    result = scanYara(setup.compiled, data, {
-      output: (line) => { consoleLines.push(line); },
-      ...(deadline !== undefined ? { deadline } : {}),
-    });
+    const scanOpts = { output: (line: string) => { consoleLines.push(line); }, ...(deadline !== undefined ? { deadline } : {}) };
+    result = target instanceof Uint8Array ? scanYara(setup.compiled, target, scanOpts) : scanYaraBlocks(setup.compiled, target, scanOpts);
   } catch (e) {
     if (e instanceof YaraScanTimeout) return { pre: new Uint8Array(0), warnings: '', events: [], error: 'scanning timed out' };
     throw e;
@@ -367,13 +369,52 @@ export function failedReport(error: string): FileReport {
 export function scanListedFile(setup: ScanSetup, path: string, o: RenderOptions, deadlineSec: number): FileReport {
   const nowSec = Math.floor(Date.now() / 1000);
   if (nowSec >= deadlineSec) return { pre: new Uint8Array(0), warnings: '', events: [], skipped: true };
-  let data: Uint8Array;
+  let target: ScanTarget;
   try {
-    data = readFileSync(pathBytes(path));
+    target = openTarget(pathBytes(path));
   } catch {
     return failedReport('could not open file');
   }
-  return scanFile(setup, path, data, o, performance.now() + (deadlineSec - nowSec) * 1000);
+  try {
+    return scanFile(setup, path, target, o, performance.now() + (deadlineSec - nowSec) * 1000);
+  } finally {
+    if (!(target instanceof Uint8Array)) target.close();
+  }
+}
+
+/** What is scanned: a file's bytes, or, above `YARA_LIMITS.wholeFileMax`, the file read in blocks. */
+export type ScanTarget = Uint8Array | (YaraFileSource & { close(): void });
+
+/** Opens a file to scan (throws as `readFileSync` does when it cannot be read). */
+export function openTarget(path: Buffer | string): ScanTarget {
+  const fd = openSync(path, 'r');
+  let keep = false;
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= YARA_LIMITS.wholeFileMax) return readFileSync(fd);
+    keep = true;
+    return {
+      size,
+      read(offset: number, length: number): Uint8Array {
+        const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - offset)));
+        let got = 0;
+        while (got < buf.length) {
+          const n = readSync(fd, buf, got, buf.length - got, offset + got);
+          if (n === 0) break;
+          got += n;
+        }
+        return buf.subarray(0, got);
+      },
+      close: () => closeSync(fd),
+    };
+  } finally {
+    if (!keep) closeSync(fd);
+  }
+}
+
+/** The bytes of a match: kept with it (block scans) or taken from the file's bytes. */
+function matchBytes(x: StringMatch, data: Uint8Array, len: number): Uint8Array {
+  return x.data ? x.data.subarray(0, len) : data.subarray(x.offset, x.offset + len);
 }
 
 /** Reads the file of an `include` as yara opens it; undefined when it cannot be read. */

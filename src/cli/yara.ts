@@ -30,7 +30,7 @@ import type { ExternalValue } from '../signatures/yara/check.js';
 import { renderYaraDiagnostics } from '../signatures/yara/render.js';
 import { orderedMap, WorkerPool } from '../scan/pool.js';
 import { parseYaraArgs, yaraHelp, YARA_MAX_THREADS, type YaraOptions } from './yara-args.js';
-import { pathBytes, readInclude, scanFile, scanListedFile, scanSetup, toByteString, type FileReport, type RenderOptions } from './yara-report.js';
+import { openTarget, pathBytes, readInclude, scanFile, scanListedFile, scanSetup, toByteString, type FileReport, type RenderOptions, type ScanTarget } from './yara-report.js';
 import type { YaraWorkerInit, YaraWorkerTask } from './yara-worker.js';
 
 export interface YaraDeps {
@@ -437,9 +437,9 @@ async function compileAndScan(
   }
 
   if (!o.scanList && !targetIsDir) {
-    let data: Uint8Array;
+    let data: ScanTarget;
     try {
-      data = readFileSync(pathBytes(target));
+      data = openTarget(pathBytes(target));
     } catch {
       const pid = /^\s*\+?[0-9]+$/.test(target) && Number(target) > 0;
       writeBytes(deps.stderr, `error scanning ${target}: ${pid ? 'vigil cannot scan process memory' : 'could not open file'}\n`);
@@ -447,7 +447,12 @@ async function compileAndScan(
     }
     // yara's per-scan timeout is an int of seconds; 0 or less means none.
     const seconds = BigInt.asIntN(32, BigInt(o.timeout));
-    const report = scanFile(setup, target, data, render, seconds > 0n ? performance.now() + Number(seconds) * 1000 : undefined);
+    let report;
+    try {
+      report = scanFile(setup, target, data, render, seconds > 0n ? performance.now() + Number(seconds) * 1000 : undefined);
+    } finally {
+      if (!(data instanceof Uint8Array)) data.close();
+    }
     printer.print(report, target, true);
     return report.error ? 1 : 0;
   }

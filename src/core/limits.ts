@@ -79,6 +79,14 @@ export const YARA_LIMITS = Object.freeze({
   deadlineCheckEvery: 4096,
   /** Default scan timeout of `vigil yara` in seconds (yara's `-a` default: 1,000,000). */
   defaultTimeout: 1_000_000,
+  /** Files larger than this are scanned in blocks rather than read whole. */
+  wholeFileMax: 256 * 1024 * 1024,
+  /** Block size of a file scanned in blocks. */
+  blockSize: 16 * 1024 * 1024,
+  /** Most bytes read on each side of a block (matches longer than this across a border are missed). */
+  maxBlockOverlap: 1024 * 1024,
+  /** Largest range a module function reads from a file scanned in blocks (beyond: undefined). */
+  maxRangeRead: 256 * 1024 * 1024,
 });
 
 export function parseSize(text: string): number | undefined {

@@ -218,7 +218,7 @@ function rawPass(
   if (yara) {
     let found = yaraMemo.get(src);
     if (!found) {
-      found = yaraLayer ? yaraLayer.detections(opts.layer) : yara.scan(readWhole(src), opts.layer);
+      found = yaraLayer ? yaraLayer.detections(opts.layer) : yara.scanBlocks({ size: src.size, read: (o, n) => readRange(src, o, n) }, opts.layer);
       yaraMemo.set(src, found);
     }
     for (const d of found) {
@@ -229,17 +229,17 @@ function rawPass(
   return out;
 }
 
-/** A streamed layer's bytes in one buffer (YARA conditions read anywhere in the layer). */
-function readWhole(src: Source): Uint8Array {
-  if (src.whole) return src.whole;
-  const all = new Uint8Array(src.size);
-  for (let off = 0; off < src.size;) {
-    const chunk = src.read(off, Math.min(SCAN_WINDOW, src.size - off));
-    if (chunk.length === 0) return all.subarray(0, off);
-    all.set(chunk, off);
-    off += chunk.length;
+/** Bytes [offset, offset + length) of a streamed layer in a buffer of their own. */
+function readRange(src: Source, offset: number, length: number): Uint8Array {
+  const n = Math.max(0, Math.min(length, src.size - offset));
+  const out = new Uint8Array(n);
+  for (let got = 0; got < n;) {
+    const chunk = src.read(offset + got, Math.min(SCAN_WINDOW, n - got));
+    if (chunk.length === 0) return out.subarray(0, got);
+    out.set(chunk, got);
+    got += chunk.length;
   }
-  return all;
+  return out;
 }
 
 /** Normalised text in buffers (ClamAV `cli_scanscript` without relative offsets): body, then logical. */

@@ -18,7 +18,7 @@ import { toHex } from '../core/bytes.js';
 import type { CheckedRule } from '../signatures/yara/ir.js';
 import type { AtomSource } from './atoms.js';
 import type { Detection } from './result.js';
-import { compileYara, scanYara, yaraAtoms, YaraLayer, type CompiledGroup, type CompiledYara, type YaraScanResult } from './yara/rules.js';
+import { compileYara, scanYara, scanYaraBlocks, yaraAtoms, YaraLayer, type CompiledGroup, type CompiledYara, type YaraFileSource, type YaraScanResult } from './yara/rules.js';
 
 /** A layer's collector: atom hits in (layer positions), detections out. */
 export interface YaraLayerPort {
@@ -32,6 +32,8 @@ export interface YaraPort {
   layer(bytes: Uint8Array): YaraLayerPort;
   /** The rules alone over some bytes (a layer the shared index did not scan). */
   scan(bytes: Uint8Array, layer: string[]): Detection[];
+  /** The rules alone over a streamed layer, in blocks. */
+  scanBlocks(file: YaraFileSource, layer: string[]): Detection[];
 }
 
 interface Origin { file: string; official: boolean; lines: LineIndex }
@@ -79,19 +81,23 @@ export class YaraRules implements YaraPort {
     return this.detections(scanYara(this.compiled, bytes), bytes, layer);
   }
 
+  scanBlocks(file: YaraFileSource, layer: string[]): Detection[] {
+    return this.detections(scanYaraBlocks(this.compiled, file), new Uint8Array(0), layer);
+  }
+
   private detections(r: YaraScanResult, bytes: Uint8Array, layer: string[]): Detection[] {
     const out: Detection[] = [];
     for (const m of r.matched) {
       const o = this.origins.get(m.rule);
       // Evidence: the earliest string match (none for a condition without strings).
-      let first: { offset: number; length: number } | undefined;
+      let first: { offset: number; length: number; data?: Uint8Array } | undefined;
       for (const list of m.strings) for (const x of list) if (!first || x.offset < first.offset) first = x;
       out.push({
         name: `YARA.${m.rule.name}${o?.official ? '' : '.UNOFFICIAL'}`,
         kind: 'yara',
         ...(o ? { db: o.file, line: o.lines.at(m.rule.span.start).line } : {}),
         layer,
-        ...(first ? { offset: first.offset, matched: toHex(bytes.subarray(first.offset, first.offset + Math.min(first.length, 256))) } : {}),
+        ...(first ? { offset: first.offset, matched: toHex(first.data ? first.data.subarray(0, 256) : bytes.subarray(first.offset, first.offset + Math.min(first.length, 256))) } : {}),
       });
     }
     return out;

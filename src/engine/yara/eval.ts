@@ -252,7 +252,7 @@ class Evaluator {
         return this.call(e);
       case 'readInt': {
         const off = this.int(e.offset);
-        return off === undefined ? undefined : readInt(this.ctx.data, this.ctx.fileSize, e.fn, off);
+        return off === undefined ? undefined : readInt(this.ctx.data, this.ctx.fileSize, e.fn, off, this.ctx.scan.read);
       }
       case 'match': {
         const list = this.stringMatches(e.string);
@@ -740,11 +740,18 @@ const READERS: Record<IntReader, { size: number; signed: boolean; be: boolean }>
 };
 
 /** `intXX(offset)`: UNDEFINED unless the whole value lies inside the data. */
-function readInt(data: Uint8Array, fileSize: number, fn: IntReader, off: bigint): bigint | undefined {
+function readInt(data: Uint8Array, fileSize: number, fn: IntReader, off: bigint, read?: (start: number, end: number) => Uint8Array | undefined): bigint | undefined {
   const r = READERS[fn];
-  const limit = BigInt(Math.min(fileSize, data.length));
+  // A file scanned in blocks holds only its first bytes in `data`; `read` gives the rest.
+  const limit = BigInt(read ? fileSize : Math.min(fileSize, data.length));
   if (off < 0n || off + BigInt(r.size) > limit) return undefined;
-  const o = Number(off);
+  let o = Number(off);
+  if (o + r.size > data.length && read) {
+    const got = read(o, o + r.size);
+    if (!got || got.length < r.size) return undefined;
+    data = got;
+    o = 0;
+  }
   let v = 0n;
   for (let i = 0; i < r.size; i++) {
     const byte = BigInt(data[r.be ? o + i : o + r.size - 1 - i] ?? 0);

@@ -15,7 +15,7 @@ import { Prng } from '../../../test/helpers/prng.js';
 import { AtomIndex } from '../atoms.js';
 import { evaluateRules } from './eval.js';
 import { scanContext } from './modules/types.js';
-import { compileYara, scanYara, yaraAtoms, YaraLayer, YaraScanTimeout, type CompiledYara, type YaraScanResult } from './rules.js';
+import { compileYara, scanYara, scanYaraBlocks, yaraAtoms, YaraLayer, YaraScanTimeout, type CompiledYara, type YaraScanResult } from './rules.js';
 
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'xy', 'q', 'MZ', 'zulu'];
 
@@ -153,4 +153,33 @@ test('compileYara checks the rules around a syntax error and reports their error
   const r = compileYara([{ file: 's.yar', text: 'rule a { condition: foo }\nrule b { condition: true and }\nrule c { condition: bar }\n' }]);
   assert.equal(r.compiled, undefined);
   assert.deepEqual(r.diagnostics.map((d) => `${d.location?.line} ${d.message}`).sort(), ['1 undefined identifier "foo"', '2 syntax error', '3 undefined identifier "bar"']);
+});
+
+test('scanning in small blocks finds what a whole scan finds, across block borders, with conditions reading past the first block', () => {
+  const rng = new Prng('blocks');
+  const { rules, data } = generate(rng);
+  const extra = `
+import "hash"
+import "math"
+rule reads_far { condition: uint16(filesize - 2) == uint16(filesize - 2) and hash.md5(100, 300) == hash.md5(100, 300) and math.entropy(0, filesize) >= 0 }
+rule at_far { strings: $z = "zulu" condition: for any i in (1..#z) : (@z[i] > 150) }
+`;
+  const c = compileYara([{ file: 'gen.yar', text: rules + extra }]);
+  assert.ok(c.compiled, c.diagnostics.map((d) => d.message).join('\n'));
+  const summaryWithData = (r: YaraScanResult, bytes: Uint8Array) => summary(r).concat(
+    r.matched.flatMap((m) => m.strings.flat().map((x) => Buffer.from(x.data ?? bytes.subarray(x.offset, x.offset + Math.min(x.length, 512))).toString('hex'))),
+  );
+  let compared = 0;
+  for (const d of data) {
+    const big = Buffer.concat([d, d, d]);
+    const whole = scanYara(c.compiled, big);
+    const file = { size: big.length, read: (o: number, n: number) => Uint8Array.from(big.subarray(o, o + n)) };
+    for (const block of [37, 64, 1000]) {
+      const blocks = scanYaraBlocks(c.compiled, file, {}, block);
+      assert.deepEqual(summaryWithData(blocks, big), summaryWithData(whole, big), `block size ${block}, ${big.length} bytes`);
+      compared++;
+    }
+    assert.ok(whole.matched.some((m) => m.rule.name === 'reads_far') || big.length < 400);
+  }
+  assert.equal(compared, 36);
 });

@@ -19,7 +19,7 @@ import { checkYara, type ExternalValue, type NamespaceScope } from '../../signat
 import type { CheckedRule } from '../../signatures/yara/ir.js';
 import { DEFAULT_MODULES } from '../../signatures/yara/modules-catalog.js';
 import { parseYara } from '../../signatures/yara/parser.js';
-import type { RuleFile } from '../../signatures/yara/ast.js';
+import type { HexToken, RuleFile } from '../../signatures/yara/ast.js';
 import { evaluateGroups } from './eval.js';
 import { scanContext } from './modules/types.js';
 import { AtomIndex, type AtomSource } from '../atoms.js';
@@ -156,6 +156,73 @@ export function scanYara(compiled: CompiledYara, data: Uint8Array, opts: ScanYar
   return layer.finish();
 }
 
+/** A file read by ranges (for files too large to hold whole). */
+export interface YaraFileSource {
+  size: number;
+  /** Bytes [offset, offset + length) of the file (a fresh buffer; shorter only at the end). */
+  read(offset: number, length: number): Uint8Array;
+}
+
+/**
+ * Scans a file in blocks of `YARA_LIMITS.blockSize`, each read with `overlap` bytes on both sides
+ * (the longest match a string of these rules can have, capped at `YARA_LIMITS.maxBlockOverlap`),
+ * so that a match across a block border is found from the block holding its atom, and found once.
+ * Conditions see the first block as `data` and read the rest of the file as they need it
+ * (integers anywhere; module ranges up to `YARA_LIMITS.maxRangeRead` bytes).
+ */
+export function scanYaraBlocks(compiled: CompiledYara, file: YaraFileSource, opts: ScanYaraOptions = {}, block: number = YARA_LIMITS.blockSize): YaraScanResult {
+  const overlap = blockOverlap(compiled);
+  const head = file.read(0, Math.min(file.size, block));
+  const layer = new YaraLayer(compiled, head, opts, true);
+  const index = yaraIndex(compiled);
+  for (let start = 0; start < file.size; start += block) {
+    const end = Math.min(file.size, start + block);
+    const lo = Math.max(0, start - overlap);
+    const hi = Math.min(file.size, end + overlap);
+    const data = lo === 0 && hi <= head.length ? head : file.read(lo, hi - lo);
+    layer.window(data, lo);
+    index.scan(data, start - lo, end - lo, (entry, pos) => layer.onHit(entry, lo + pos));
+    layer.side(start, end, end === file.size);
+  }
+  return layer.finish({
+    size: file.size,
+    read: (s, e) => (e - s <= YARA_LIMITS.maxRangeRead ? file.read(s, e - s) : undefined),
+  });
+}
+
+/** The longest span a match of these rules' strings can have (bounded), for block overlaps. */
+function blockOverlap(compiled: CompiledYara): number {
+  let most: number = YARA_LIMITS.scanLimit;
+  for (const g of compiled.groups) {
+    for (const rule of g.rules) {
+      for (const s of rule.strings) {
+        const def = s.def;
+        let span = 0;
+        if (def.kind === 'text') {
+          const wide = def.modifiers.some((m) => m.kind === 'wide' || m.kind === 'base64wide') ? 2 : 1;
+          const b64 = def.modifiers.some((m) => m.kind === 'base64' || m.kind === 'base64wide') ? 2 : 1;
+          span = def.value.length * wide * b64;
+        } else if (def.kind === 'hex') {
+          span = hexSpan(def.tokens);
+        }
+        // Two bytes more on each side for `fullword` and word-boundary checks.
+        most = Math.max(most, span + 4);
+      }
+    }
+  }
+  return Math.min(most, YARA_LIMITS.maxBlockOverlap);
+}
+
+function hexSpan(tokens: readonly HexToken[]): number {
+  let n = 0;
+  for (const t of tokens) {
+    if (t.kind === 'byte') n += 1;
+    else if (t.kind === 'jump') n += t.max === null ? YARA_LIMITS.maxBlockOverlap : t.max;
+    else n += Math.max(0, ...t.alternatives.map(hexSpan));
+  }
+  return n;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Atoms: every string's atoms as entries of one index, so that one pass finds them all.
 
@@ -270,7 +337,14 @@ export class YaraLayer {
    * `overlapping`: hits may arrive twice for one position (the windows of a shared pass overlap);
    * they are then deduplicated per entry.
    */
-  constructor(private readonly compiled: CompiledYara, private readonly data: Uint8Array, private readonly opts: ScanYaraOptions = {}, overlapping = false) {
+  /** The bytes verification reads (the whole layer, or the current block's window) and where they start. */
+  private data: Uint8Array;
+  private base = 0;
+  /** Scanned in blocks: the side atoms run per block (`side`), match bytes are kept with each match. */
+  private blocked = false;
+
+  constructor(private readonly compiled: CompiledYara, private readonly head: Uint8Array, private readonly opts: ScanYaraOptions = {}, overlapping = false) {
+    this.data = head;
     const p = prepared(compiled);
     this.prep = p;
     this.flat = p.flat;
@@ -293,8 +367,15 @@ export class YaraLayer {
     if (++this.ticks % DEADLINE_EVERY === 0) this.checkDeadline();
     const k = this.atoms.entryString[entry]!;
     if (this.full[k]) return;
-    const got = this.flat[k]!.matcher.verify(this.data, pos, this.atoms.entryAtom[entry]!);
+    const got = this.flat[k]!.matcher.verify(this.data, pos - this.base, this.atoms.entryAtom[entry]!);
     if (got.length === 0) return;
+    if (this.blocked) {
+      // Offsets in the file, and the matched bytes kept while the block is at hand.
+      for (const m of got) {
+        m.data = this.data.slice(m.offset, m.offset + Math.min(m.length, YARA_LIMITS.maxMatchData));
+        m.offset += this.base;
+      }
+    }
     let list = this.found[k];
     if (!list) {
       this.found[k] = list = [];
@@ -316,26 +397,47 @@ export class YaraLayer {
   }
 
   /** Runs the atoms no index holds, evaluates every rule, and returns the verdicts. */
-  finish(): YaraScanResult {
-    const data = this.data;
+  /** Block scanning: the next window of the file (`data` holds bytes from file offset `base`). */
+  window(data: Uint8Array, base: number): void {
+    this.blocked = true;
+    this.data = data;
+    this.base = base;
+  }
+
+  /**
+   * The atoms no index holds, for atom positions [from, to) of the layer (file offsets, inside the
+   * current window); `atEnd` adds the position just past the data (where an empty atom's string
+   * may still match).
+   */
+  side(from: number, to: number, atEnd: boolean): void {
     const { single, everywhere } = this.atoms;
+    const base = this.base, data = this.data;
     // 1-byte atoms: each byte value's occurrences by the native search (few values are used).
     for (let v = 0; v < 256; v++) {
       const ids = single[v];
       if (!ids) continue;
-      for (let i = data.indexOf(v); i !== -1; i = data.indexOf(v, i + 1)) {
-        for (const id of ids) this.verify(id, i);
+      for (let i = data.indexOf(v, from - base); i !== -1 && i < to - base; i = data.indexOf(v, i + 1)) {
+        for (const id of ids) this.verify(id, i + base);
       }
       this.checkDeadline();
     }
+    const last = atEnd ? to : to - 1;
     for (const id of everywhere) {
-      for (let i = 0; i <= data.length; i++) {
-        this.verify(id, i);
-      }
+      for (let i = from; i <= last; i++) this.verify(id, i);
     }
     this.checkDeadline();
+  }
+
+  /**
+   * Evaluates every rule and returns the verdicts. For a layer held whole, the atoms no index
+   * holds run first; for a file scanned in blocks (`file`), `head` holds its first bytes and
+   * conditions read the rest through `file.read`.
+   */
+  finish(file?: { size: number; read: (start: number, end: number) => Uint8Array | undefined }): YaraScanResult {
+    if (!this.blocked) this.side(0, this.head.length, true);
+    const data = this.head;
     const matched: YaraRuleMatch[] = [];
-    const scan = scanContext(data, this.opts.output ? { output: this.opts.output } : {});
+    const scan = scanContext(data, { ...(this.opts.output ? { output: this.opts.output } : {}), ...(file ? { fileSize: file.size, read: file.read } : {}) });
     // Rows of rules with no match stay the shared empty rows; a rule whose condition needs a
     // string match and that has none is false without evaluation (not a candidate below).
     const { emptyRows, fixed } = this.prep;
@@ -364,7 +466,7 @@ export class YaraLayer {
         namespace: g.namespace, rules: g.rules, matches: matchesOf[gi]!, ...(g.prior ? { prior: g.prior } : {}),
         candidates: candidates[gi]!,
       })),
-      { data, fileSize: data.length, externals: this.compiled.externals, scan },
+      { data, fileSize: file ? file.size : data.length, externals: this.compiled.externals, scan },
     );
     this.compiled.groups.forEach((g, gi) => {
       const matches = matchesOf[gi]!;

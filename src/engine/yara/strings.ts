@@ -70,6 +70,11 @@ export interface StringMatch {
    * consumer merging hits keeps, per offset, the match with the lowest `variant`.
    */
   variant: number;
+  /**
+   * The matched bytes (at most YARA_LIMITS.maxMatchData), kept when the file is scanned in blocks
+   * and its bytes are not all at hand afterwards.
+   */
+  data?: Uint8Array;
 }
 
 export interface StringAtom {

@@ -10,7 +10,7 @@
  * undefined there). The digests come from `node:crypto`; the two checksums are computed here.
  */
 import { createHash } from 'node:crypto';
-import { bytesOf, fn, resolveRange, type Overload, type ScanContext, type YaraArg, type YaraModule, type YaraValue } from './types.js';
+import { bytesIn, bytesOf, fn, resolveRange, type Overload, type ScanContext, type YaraArg, type YaraModule, type YaraValue } from './types.js';
 
 const CRC_TABLE: Uint32Array = (() => {
   const t = new Uint32Array(256);
@@ -43,7 +43,7 @@ export function digestHex(algorithm: 'md5' | 'sha1' | 'sha256', bytes: Uint8Arra
 
 function rangeOf(ctx: ScanContext, args: readonly YaraArg[]): Uint8Array | undefined {
   const r = resolveRange(ctx, args[0] as bigint, args[1] as bigint);
-  return r ? ctx.data.subarray(r[0], r[1]) : undefined;
+  return r ? bytesIn(ctx, r[0], r[1]) : undefined;
 }
 
 /** The two overloads shared by every hash function: `(offset, size)` and `(string)`. */

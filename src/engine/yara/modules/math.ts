@@ -22,7 +22,7 @@
  * correctly rounded (about 0.2% of arguments are one ulp off), so rarely the last bits differ.
  */
 import { log2 } from './log2.js';
-import { fn, floatResult, resolveRange, type Overload, type ScanContext, type YaraArg, type YaraModule } from './types.js';
+import { allBytes, bytesIn, fn, floatResult, resolveRange, type Overload, type ScanContext, type YaraArg, type YaraModule } from './types.js';
 
 /** Byte-value histogram of `bytes`. */
 export function histogram(bytes: Uint8Array): Uint32Array {
@@ -134,7 +134,7 @@ export function countByte(bytes: Uint8Array, byte: number): number {
 
 function range(ctx: ScanContext, offset: YaraArg | undefined, size: YaraArg | undefined): Uint8Array | undefined {
   const r = resolveRange(ctx, offset as bigint, size as bigint);
-  return r ? ctx.data.subarray(r[0], r[1]) : undefined;
+  return r ? bytesIn(ctx, r[0], r[1]) : undefined;
 }
 
 /**
@@ -272,7 +272,8 @@ export const mathModule: YaraModule = {
         impl: (ctx, a) => {
           const byte = byteArg(a[0]);
           // Over the whole data, YARA has nothing to count on empty data: undefined, not 0.
-          return byte === undefined || ctx.data.length === 0 ? undefined : BigInt(countByte(ctx.data, byte));
+          const all = allBytes(ctx);
+          return byte === undefined || !all || all.length === 0 ? undefined : BigInt(countByte(all, byte));
         },
       },
     ),
@@ -291,7 +292,8 @@ export const mathModule: YaraModule = {
         returns: 'float',
         impl: (ctx, a) => {
           const byte = byteArg(a[0]);
-          return byte === undefined ? undefined : percentage(countByte(ctx.data, byte), ctx.data.length);
+          const all = allBytes(ctx);
+          return byte === undefined || !all ? undefined : percentage(countByte(all, byte), all.length);
         },
       },
     ),
@@ -307,7 +309,7 @@ export const mathModule: YaraModule = {
       {
         args: [],
         returns: 'integer',
-        impl: (ctx) => (ctx.data.length === 0 ? undefined : BigInt(mode(ctx.data))),
+        impl: (ctx) => { const all = allBytes(ctx); return !all || all.length === 0 ? undefined : BigInt(mode(all)); },
       },
     ),
     // YARA 4.3+ only; 4.2 rejects the name.

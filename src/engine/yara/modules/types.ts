@@ -52,10 +52,18 @@ export interface YaraTypeMap {
 
 /** Per-scan inputs a module sees. */
 export interface ScanContext {
-  /** The scanned bytes (the whole file). */
+  /**
+   * The scanned bytes: the whole file, or, for a file scanned in blocks, its first bytes only
+   * (then `read` gives the rest).
+   */
   readonly data: Uint8Array;
   /** `filesize` as YARA sees it; normally `data.length`. */
   readonly fileSize: number;
+  /**
+   * For a file scanned in blocks: bytes [start, end) of the file (undefined when the range is
+   * too large to hold, see `YARA_LIMITS.maxRangeRead`).
+   */
+  readonly read?: (start: number, end: number) => Uint8Array | undefined;
   /** Lazily parsed format data, keyed by format name; each getter parses at most once. */
   readonly formats: LazyFormats;
   /**
@@ -90,6 +98,7 @@ export function scanContext(data: Uint8Array, options: Partial<Omit<ScanContext,
   return {
     data,
     fileSize: options.fileSize ?? data.length,
+    ...(options.read ? { read: options.read } : {}),
     formats: options.formats ?? lazyFormats(data),
     output: options.output ?? ((line) => process.stdout.write(Buffer.from(`${line}\n`, 'latin1'))),
     now: options.now ?? (() => BigInt(Math.floor(Date.now() / 1000))),
@@ -193,8 +202,19 @@ export function floatResult(x: number): number | undefined {
  * a range running past the end is clamped to the end. Returns [start, end) as numbers.
  */
 export function resolveRange(ctx: ScanContext, offset: bigint, size: bigint): [number, number] | undefined {
-  const len = BigInt(ctx.data.length);
+  const len = BigInt(ctx.read ? ctx.fileSize : ctx.data.length);
   if (offset < 0n || size < 0n || offset >= len) return undefined;
   const end = offset + size > len ? len : offset + size;
   return [Number(offset), Number(end)];
+}
+
+/** Bytes [start, end) of the scanned file, from `data` or, beyond it, from `read`. */
+export function bytesIn(ctx: ScanContext, start: number, end: number): Uint8Array | undefined {
+  if (end <= ctx.data.length) return ctx.data.subarray(start, end);
+  return ctx.read ? ctx.read(start, end) : ctx.data.subarray(start, end);
+}
+
+/** The whole scanned file (undefined when it is scanned in blocks and too large to hold). */
+export function allBytes(ctx: ScanContext): Uint8Array | undefined {
+  return ctx.read ? bytesIn(ctx, 0, ctx.fileSize) : ctx.data;
 }
