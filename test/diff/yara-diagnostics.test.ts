@@ -35,6 +35,7 @@ const SKIP = YARA.status === 0 ? false : 'yara is not installed: differential te
 const SKIPPED_FILES: Record<string, string> = {
   'yara-check/with-duplicated-and-out-of-scope': '`with` is YARA 4.3+ syntax; yara 4.2.3 reads `with` as an undefined identifier',
   'yara-parse/strict-escape': 'yara 4.2.3 has no --strict-escape; the warnings are 4.3+ behaviour',
+  'yara-check/enumeration-of-strings': 'string enumerations are YARA 4.3+; yara 4.2.3 refuses them (wrong type for enumeration item)',
 };
 
 /** yara messages whose wording vigil does not share: only the error's line and rule are compared. */

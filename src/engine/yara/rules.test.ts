@@ -183,3 +183,12 @@ rule at_far { strings: $z = "zulu" condition: for any i in (1..#z) : (@z[i] > 15
   }
   assert.equal(compared, 36);
 });
+
+test('string enumerations (YARA 4.3+): loops over strings; mixed items are an error', () => {
+  const c = compileYara([{ file: 'e.yar', text: 'rule e { condition: for any x in ("a", "bc") : (x == "bc") }\nrule f { condition: for all x in ("a", "bc") : (x == "bc") }\nrule g { condition: for 2 x in ("ab", "abc", "b") : (x startswith "ab") }' }]);
+  assert.ok(c.compiled, c.diagnostics.map((d) => d.message).join('\n'));
+  assert.deepEqual(scanYara(c.compiled, Buffer.from('data')).matched.map((m) => m.rule.name), ['e', 'g']);
+  const bad = compileYara([{ file: 'm.yar', text: 'rule m { condition: for any x in ("a", 1) : (true) }' }]);
+  assert.equal(bad.compiled, undefined);
+  assert.deepEqual(bad.diagnostics.map((d) => d.message), ['wrong type for enumeration item']);
+});

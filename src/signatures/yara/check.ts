@@ -710,18 +710,20 @@ class Checker {
     if (it.kind === 'list') {
       const items = it.items.map((x) => this.value(x));
       const first = items.find((x) => !isUnknown(x.type));
-      let type: ValueType = first ? INT : UNKNOWN;
+      // Integers, or (YARA 4.3+) strings; every item of the type of the first (yara 4.2.3
+      // enumerates integers only, and refuses strings with the same message as mixed items).
+      const kind = first && first.type.kind === 'string' ? 'string' : 'integer';
+      let type: ValueType = first ? (kind === 'string' ? STR : INT) : UNKNOWN;
       for (let k = 0; k < items.length; k++) {
         const x = items[k] as CheckedExpr;
         if (isUnknown(x.type)) continue;
-        // yara 4.2 enumerates integers only.
-        if (x.type.kind !== 'integer') {
+        if (x.type.kind !== kind) {
           this.err('wrong-type', 'wrong type for enumeration item', x.span);
           type = UNKNOWN;
           break;
         }
       }
-      if (nvars !== 1) this.err('loop-arity', `iterator yields an integer on each iteration , but the loop expects ${nvars}`, it.span);
+      if (nvars !== 1) this.err('loop-arity', `iterator yields ${kind === 'string' ? 'a string' : 'an integer'} on each iteration , but the loop expects ${nvars}`, it.span);
       return { iterable: { kind: 'list', items }, itemTypes: [type] };
     }
     const expr = this.expr(it.expr);

@@ -301,7 +301,7 @@ rule o43
   strings:
     $a = "abcdef"
   condition:
-    $a and for any i in ("a", "b") : (true)
+    $a and for any i in (1, "b") : (true)
 }
 rule o44
 {
