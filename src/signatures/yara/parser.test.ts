@@ -449,3 +449,8 @@ test('parseYara refuses includes nested deeper than yara allows', () => {
   assert.equal(d?.message, 'includes depth exceeded');
   assert.equal(d?.location?.file, `${'./'.repeat(15)}d.yar`);
 });
+
+test('a percentage quantifier stands alone: `50+60% of them` is a syntax error as in yara, `(50+60)% of them` is not', () => {
+  assert.ok(parseYara('rule a { strings: $a = "ab" condition: 50+60% of them }', 'p.yar').diagnostics.some((d) => d.severity === 'error'));
+  assert.deepEqual(parseYara('rule a { strings: $a = "ab" condition: (50+60)% of them and 5 % 2 == 1 }', 'p.yar').diagnostics, []);
+});

@@ -910,15 +910,25 @@ class Parser {
   // shift := additive ( ( '<<' | '>>' ) additive )* ; additive := mul ( ( '+' | '-' ) mul )*
   // mul := unary ( ( '*' | '\' | '%' ) unary )*     (a '%' followed by 'of' is a percentage, not modulo)
   private static readonly LEVELS: readonly (readonly string[])[] = [['|'], ['^'], ['&'], ['<<', '>>'], ['+', '-'], ['*', '\\', '%']];
+  /** How many binary right operands are being parsed (see `parseBinaryLevel`). */
+  private rightOperand = 0;
 
   private parseBinaryLevel(level: number): Typed {
     const ops = Parser.LEVELS[level];
     if (!ops) return this.parseUnary();
     let left = this.parseBinaryLevel(level + 1);
-    while (this.peek().kind === 'punct' && ops.includes(this.peek().text) && !(this.isPunct('%') && this.isKw('of', 1))) {
+    // `N% of` is a percentage only when N stands alone: inside the right operand of a binary
+    // operator yara's parser takes the `%` as modulo (so `50+60% of them` is a syntax error).
+    while (this.peek().kind === 'punct' && ops.includes(this.peek().text) && (this.rightOperand > 0 || !(this.isPunct('%') && this.isKw('of', 1)))) {
       const op = this.next();
       const l = this.primaryOnly(left, op);
-      const right = this.parseBinaryLevel(level + 1);
+      this.rightOperand++;
+      let right: Typed;
+      try {
+        right = this.parseBinaryLevel(level + 1);
+      } finally {
+        this.rightOperand--;
+      }
       left = { expr: this.bin(op.text as BinaryOp, l, this.primaryOnly(right, op)), cls: 'primary' };
     }
     return left;
