@@ -72,6 +72,8 @@ export interface EvalContext {
   modules?: (name: string) => YaraModule | undefined;
   /** Rules (by `CheckedRule.index`) known to be false without evaluation (see `prefilter.ts`). */
   skip?: (ruleIndex: number) => boolean;
+  /** `performance.now()` value after which evaluation stops with `YaraScanTimeout`. */
+  deadline?: number;
   /**
    * When given, only these rules (indices in ascending order) are evaluated; every other rule is
    * false. The caller guarantees the others cannot be true (`prefilter.ts`), so a scan's cost
@@ -91,6 +93,11 @@ function globalsOf(rules: readonly CheckedRule[]): number[] {
     globalsCache.set(rules, g);
   }
   return g;
+}
+
+/** Thrown when a scan's deadline passes (yara's `-a`); yara reports it as `error scanning FILE: timeout`. */
+export class YaraScanTimeout extends Error {
+  constructor() { super('timeout'); this.name = 'YaraScanTimeout'; }
 }
 
 /** A module struct, array or dictionary while walking an access path: its declaration and its data. */
@@ -178,6 +185,8 @@ class Evaluator {
   /** The string of the innermost `for … of` (for the anonymous `$`, `#`, `@`, `!`). */
   private current: number[] = [];
 
+  private steps = 0;
+
   constructor(private readonly ctx: EvalContext) {}
 
   rule(rule: CheckedRule, results: boolean[]): boolean {
@@ -206,6 +215,8 @@ class Evaluator {
   }
 
   eval(e: CheckedExpr): Val {
+    // The scan's deadline is checked every 1,024 evaluation steps (yara: every 100 instructions).
+    if ((++this.steps & 1023) === 0 && this.ctx.deadline !== undefined && performance.now() > this.ctx.deadline) throw new YaraScanTimeout();
     switch (e.kind) {
       case 'const':
         return e.value;

@@ -192,3 +192,9 @@ test('string enumerations (YARA 4.3+): loops over strings; mixed items are an er
   assert.equal(bad.compiled, undefined);
   assert.deepEqual(bad.diagnostics.map((d) => d.message), ['wrong type for enumeration item']);
 });
+
+test('the deadline also stops a condition that loops for long (no string involved)', () => {
+  const c = compileYara([{ file: 'l.yar', text: 'rule slow { condition: for all i in (0..100000000) : (i >= 0) }' }]);
+  assert.ok(c.compiled);
+  assert.throws(() => scanYara(c.compiled!, Buffer.from('data'), { deadline: performance.now() + 50 }), YaraScanTimeout);
+});

@@ -20,7 +20,7 @@ import type { CheckedRule } from '../../signatures/yara/ir.js';
 import { DEFAULT_MODULES } from '../../signatures/yara/modules-catalog.js';
 import { parseYara } from '../../signatures/yara/parser.js';
 import type { HexToken, RuleFile } from '../../signatures/yara/ast.js';
-import { evaluateGroups } from './eval.js';
+import { evaluateGroups, YaraScanTimeout } from './eval.js';
 import { scanContext } from './modules/types.js';
 import { AtomIndex, type AtomSource } from '../atoms.js';
 import { compileString, normalizeMatches, YARA_MAX_STRING_MATCHES, type StringMatch, type StringMatcher } from './strings.js';
@@ -142,10 +142,8 @@ export interface ScanYaraOptions {
   maxMatchesPerString?: number;
 }
 
-/** Thrown by `scanYara` when `deadline` passes; yara reports it as `error scanning FILE: timeout`. */
-export class YaraScanTimeout extends Error {
-  constructor() { super('timeout'); this.name = 'YaraScanTimeout'; }
-}
+/** Thrown by `scanYara` when `deadline` passes (during matching or evaluation). */
+export { YaraScanTimeout };
 
 export interface YaraScanResult { matched: YaraRuleMatch[]; notMatched: CheckedRule[] }
 
@@ -466,7 +464,7 @@ export class YaraLayer {
         namespace: g.namespace, rules: g.rules, matches: matchesOf[gi]!, ...(g.prior ? { prior: g.prior } : {}),
         candidates: candidates[gi]!,
       })),
-      { data, fileSize: file ? file.size : data.length, externals: this.compiled.externals, scan },
+      { data, fileSize: file ? file.size : data.length, externals: this.compiled.externals, scan, ...(this.opts.deadline !== undefined ? { deadline: this.opts.deadline } : {}) },
     );
     this.compiled.groups.forEach((g, gi) => {
       const matches = matchesOf[gi]!;
