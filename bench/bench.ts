@@ -25,6 +25,9 @@
  * - YARA (bench/yara.ts; `--yara-only` runs only this part, `--no-yara` skips it): `yara -r` and
  *   `vigil yara -r`, one and two threads, with 2,000 generated rules over the first 256 MiB of
  *   the corpus: throughput, peak RSS, ratios, and whether both print the same `rule file` lines.
+ * - One pass (after both parts): `vigil scan` over those 256 MiB with the ClamAV body and logical
+ *   signatures, with the YARA rules, and with both at once (one atom index), to compare both
+ *   together with the sum of the two apart.
  *
  * Each scan runs once (at 1 GiB a scan takes minutes, and its noise is small next to the gap
  * between tools); the loads, short and noisy, are repeated. The corpus is read once before timing
@@ -36,7 +39,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { corpusFilesDir, ensureCorpus, type CorpusManifest } from './corpus.js';
 import { ensureSignatures, type SigSet } from './sigs.js';
-import { runYaraBench } from './yara.js';
+import { runOnePassBench, runYaraBench } from './yara.js';
 import { formatBytes, median, parseSize, repoRoot, rssMethod, runMeasured, type Measured } from './util.js';
 
 interface Options {
@@ -325,8 +328,8 @@ async function main(): Promise<number> {
   log();
 
   const scratch = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
-  const yaraPart = async (): Promise<void> => {
-    await runYaraBench(
+  const yaraPart = async (): Promise<{ rulesPath: string; dir: string; bytes: number }> => {
+    return runYaraBench(
       { seed: o.seed, rules: o.yaraRules, size: o.yaraSize, runs: o.runs, keep: o.keep },
       { root, outDir, scratch, filesDir, corpus, log },
     );
@@ -503,7 +506,10 @@ async function main(): Promise<number> {
   if (!cs && !v1) log('  no scan completed.');
   log();
 
-  if (o.yara === 'also') await yaraPart();
+  if (o.yara === 'also') {
+    const y = await yaraPart();
+    await runOnePassBench({ root, scratch, log }, ['bench.ndb', 'bench.ldb'].map((f) => join(sigs.dir, f)).filter((f) => existsSync(f)), y);
+  }
 
   if (o.keep) log(`Scratch directory kept: ${scratch}`);
   else rmSync(scratch, { recursive: true, force: true });

@@ -202,7 +202,7 @@ function mib(bytes: number | undefined): string {
 }
 
 /** Runs the YARA comparison and prints its report through `log`. */
-export async function runYaraBench(o: YaraBenchOptions, ctx: { root: string; outDir: string; scratch: string; filesDir: string; corpus: CorpusManifest; log: (s?: string) => void }): Promise<void> {
+export async function runYaraBench(o: YaraBenchOptions, ctx: { root: string; outDir: string; scratch: string; filesDir: string; corpus: CorpusManifest; log: (s?: string) => void }): Promise<{ rulesPath: string; dir: string; bytes: number }> {
   const { log } = ctx;
   log('YARA: yara and vigil yara on the same rules and files');
   const yv = spawnSync('yara', ['--version'], { encoding: 'utf8' });
@@ -301,5 +301,39 @@ export async function runYaraBench(o: YaraBenchOptions, ctx: { root: string; out
       }
     }
   }
+  log();
+  return { rulesPath, dir: sub.dir, bytes: sub.bytes };
+}
+
+/**
+ * One pass for both kinds of signatures: `vigil scan` with the ClamAV body and logical signatures
+ * alone, with the YARA rules alone, and with both (their atoms share one index), over the same
+ * files: the time of both together against the sum of the two.
+ */
+export async function runOnePassBench(
+  ctx: { root: string; scratch: string; log: (s?: string) => void },
+  clamFiles: string[], yara: { rulesPath: string; dir: string; bytes: number },
+): Promise<void> {
+  const { log } = ctx;
+  log('One pass: vigil scan with ClamAV signatures and YARA rules, apart and together');
+  const bin = join(ctx.root, 'bin', 'vigil.js');
+  const home = join(ctx.scratch, 'home-onepass');
+  const timeoutMs = 60 * 60_000;
+  let statsN = 0;
+  const sets: { label: string; db: string[] }[] = [
+    { label: 'ClamAV body + logical', db: clamFiles },
+    { label: 'YARA rules', db: [yara.rulesPath] },
+    { label: 'both', db: [...clamFiles, yara.rulesPath] },
+  ];
+  const wall: number[] = [];
+  for (const set of sets) {
+    const dbArgs = set.db.flatMap((d) => ['-d', d]);
+    // Compile the cache first, so that every run loads warm.
+    spawnSync(process.execPath, [bin, 'db', 'compile', ...dbArgs], { env: { ...process.env, VIGIL_HOME: home } });
+    const m = await runMeasured(process.execPath, [bin, 'scan', ...dbArgs, '-r', '-i', '--no-summary', yara.dir], { env: { VIGIL_HOME: home }, timeoutMs, statsFile: join(ctx.scratch, `onepass-${statsN++}.txt`) });
+    wall.push(m.wallSec);
+    log(`  ${set.label.padEnd(22)} ${fmt(m.wallSec, 2, ' s')}  ${fmt(yara.bytes / 1e6 / Math.max(1e-3, m.wallSec), 1, ' MB/s')}  peak RSS ${mib(m.maxRssBytes)}  exit ${m.exitCode}`);
+  }
+  if (wall.length === 3) log(`  both together: ${fmt(wall[2], 2, ' s')} against ${fmt(wall[0]! + wall[1]!, 2, ' s')} apart (${(wall[2]! / (wall[0]! + wall[1]!)).toFixed(2)}×)`);
   log();
 }
