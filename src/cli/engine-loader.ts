@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { renderDiagnostic } from '../core/diagnostics.js';
-import { Engine } from '../engine/engine.js';
+import { compiledMatchesYara, Engine } from '../engine/engine.js';
+import { YaraRules } from '../engine/yaraport.js';
 import { pcreProblems } from '../engine/pcre.js';
 import { CLAMAV_LOAD_ERROR } from '../signatures/clamav/hash.js';
 import { CDB_LOAD_ERROR } from '../signatures/clamav/cdb.js';
@@ -61,7 +62,9 @@ export function loadWithCache(load: ResolvedLoad, opts: { useCache: boolean; wri
   if (opts.useCache) {
     try {
       const got = deserializeDatabase(readFileSync(cachePath));
-      if (got) return { ...got, fromCache: true, cachePath };
+      // A cache whose YARA atoms are not those of today's compilation (another version) is rebuilt.
+      const yaraAtoms = got && got.set.yara.length > 0 ? YaraRules.for(got.set.yara).atoms() : [];
+      if (got && compiledMatchesYara(got.body, yaraAtoms)) return { ...got, fromCache: true, cachePath };
     } catch { /* no cache yet */ }
   }
   // Hash signatures stream straight into the compact indexes: no object per signature.

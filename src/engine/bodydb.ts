@@ -82,10 +82,23 @@ export class BodyDatabase {
    * on are foreign entry `id - parts.length`, handed to `scan`'s `onForeign`.
    */
   readonly foreignCount: number;
+  /** A digest of the foreign entries (ids and atom bytes), so a cache built from other rules is not reused. */
+  readonly foreignDigest: number;
+
+  /** FNV-1a over the foreign entries' ids and atom bytes. */
+  static foreignDigest(foreign: readonly AtomSource[]): number {
+    let h = 0x811c9dc5;
+    const mix = (b: number) => { h = Math.imul(h ^ (b & 0xff), 0x01000193); };
+    for (const f of foreign) {
+      mix(f.part); mix(f.part >>> 8); mix(f.part >>> 16); mix(f.atom.length);
+      for (const v of f.atom.variants) for (const b of v) mix(b);
+    }
+    return h >>> 0;
+  }
 
   constructor(
     inputs: readonly BodySigInput[],
-    prebuilt?: { sigs: BodySig[]; parts: CompiledPart[]; index: AtomIndex; maxLen: Map<number, number>; foreignCount: number },
+    prebuilt?: { sigs: BodySig[]; parts: CompiledPart[]; index: AtomIndex; maxLen: Map<number, number>; foreignCount: number; foreignDigest: number },
     foreign: readonly AtomSource[] = [],
   ) {
     if (prebuilt) {
@@ -94,6 +107,7 @@ export class BodyDatabase {
       this.index = prebuilt.index;
       this.maxLenByTarget = prebuilt.maxLen;
       this.foreignCount = prebuilt.foreignCount;
+      this.foreignDigest = prebuilt.foreignDigest;
       for (const s of this.sigs) this.targets.add(s.target);
       return;
     }
@@ -129,6 +143,7 @@ export class BodyDatabase {
       count = Math.max(count, f.part + 1);
     }
     this.foreignCount = count;
+    this.foreignDigest = BodyDatabase.foreignDigest(foreign);
     this.index = new AtomIndex(sources);
   }
 
@@ -163,6 +178,7 @@ export class BodyDatabase {
     w.u32(this.maxLenByTarget.size);
     for (const [t, n] of this.maxLenByTarget) { w.u8(t); w.u32(n); }
     w.u32(this.foreignCount);
+    w.u32(this.foreignDigest);
     const arrays = this.index.toArrays();
     const names = Object.keys(arrays);
     w.u32(names.length);
@@ -205,6 +221,7 @@ export class BodyDatabase {
     const maxLen = new Map<number, number>();
     for (let i = r.u32(); i > 0; i--) { const t = r.u8(); maxLen.set(t, r.u32()); }
     const foreignCount = r.u32();
+    const foreignDigest = r.u32();
     const arrays: Record<string, Int32Array> = {};
     for (let i = r.u32(); i > 0; i--) {
       const k = r.str();
@@ -213,7 +230,7 @@ export class BodyDatabase {
       arrays[k] = b.byteOffset % 4 === 0 ? new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Int32Array(Uint8Array.from(b).buffer);
     }
     for (const k of ['entryPart']) for (const v of arrays[k] ?? []) if (v < 0 || v >= nparts + foreignCount) throw new RangeError('bad atom entry');
-    return new BodyDatabase([], { sigs, parts, index: AtomIndex.fromArrays(arrays), maxLen, foreignCount });
+    return new BodyDatabase([], { sigs, parts, index: AtomIndex.fromArrays(arrays), maxLen, foreignCount, foreignDigest });
   }
 
   /** The longest pattern part among signatures of these targets. */

@@ -21,6 +21,7 @@ import { SCAN_WINDOW } from './scanner.js';
 import { LogicalSignatures } from './logical.js';
 import { HashIndex, HashIndexBuilder } from './hashindex.js';
 import { YaraRules } from './yaraport.js';
+import type { AtomSource } from './atoms.js';
 
 /** Layers this small are never scanned, as in ClamAV. */
 const TINY_FILE = 5;
@@ -81,11 +82,13 @@ export class Engine {
     const logical = new LogicalSignatures(set.ldb);
     // YARA rules compile from their text (also with a compiled cache: their atom entries are in
     // the cached index, numbered the same way for the same files).
-    const yara = set.yara.length > 0 ? new YaraRules(set.yara) : undefined;
+    const yara = set.yara.length > 0 ? YaraRules.for(set.yara) : undefined;
     this.yara = yara;
     const yaraAtoms = yara ? yara.atoms() : [];
-    const foreignCount = yaraAtoms.reduce((n, a) => Math.max(n, a.part + 1), 0);
-    const body = compiledBody && compiledBody.foreignCount === foreignCount ? compiledBody : new BodyDatabase([
+    // A compiled body comes with a set whose body signatures were stripped (they live in the body):
+    // it must carry these YARA rules' atoms, or nothing can be rebuilt here.
+    if (compiledBody && !compiledMatchesYara(compiledBody, yaraAtoms)) throw new Error('the compiled database does not hold the atoms of its YARA rules; compile it again');
+    const body = compiledBody ?? new BodyDatabase([
       ...set.ndb.map((s) => ({
         name: s.name, target: s.target, offset: s.offset, pattern: s.pattern, origin: s.origin,
         boyerMoore: usesBoyerMoore(s.pattern.source, offsetText(s.offset), s.target),
@@ -186,6 +189,12 @@ export class Engine {
     }
     return false;
   }
+}
+
+/** Whether a compiled body holds exactly these YARA atom entries (a cache from other rules or another version does not). */
+export function compiledMatchesYara(body: BodyDatabase, yaraAtoms: readonly AtomSource[]): boolean {
+  const count = yaraAtoms.reduce((n, a) => Math.max(n, a.part + 1), 0);
+  return body.foreignCount === count && body.foreignDigest === BodyDatabase.foreignDigest(yaraAtoms);
 }
 
 /** The offset as written, enough to tell which matcher ClamAV would give a plain signature. */

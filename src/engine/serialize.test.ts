@@ -64,3 +64,20 @@ test('a damaged compiled database is refused, never half-used', () => {
   assert.equal(deserializeDatabase(bytes.subarray(0, bytes.length - 3)), undefined, 'truncated');
   assert.equal(deserializeDatabase(new Uint8Array(0)), undefined, 'empty');
 });
+
+test('a compiled database round-trips its YARA atoms, and one built for other YARA rules is refused, not half-used', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-ser-yara-'));
+  writeFileSync(join(dir, 'a.ndb'), 'Plain:0:*:68656c6c6f20776f726c64\n');
+  writeFileSync(join(dir, 'r.yar'), 'rule Y { strings: $a = "kestrel" condition: $a }\n');
+  const set = loadSignatures({ paths: [dir] });
+  const engine = new Engine(set);
+  const bytes = serializeDatabase(set, indexesFromSet(set), engine.body);
+  const back = deserializeDatabase(bytes)!;
+  assert.ok(back);
+  const again = new Engine(back.set, back.indexes, back.body);
+  assert.deepEqual(again.scan(Buffer.from('a kestrel and hello world')).detections.map((d) => d.name), ['Plain.UNOFFICIAL']);
+  assert.deepEqual(again.scan(Buffer.from('only a kestrel here')).detections.map((d) => d.name), ['YARA.Y.UNOFFICIAL']);
+  // The same number of atoms, other bytes: the cached body does not belong to these rules.
+  const other = { ...back.set, yara: [{ ...back.set.yara[0]!, text: 'rule Y { strings: $a = "plovers" condition: $a }\n' }] };
+  assert.throws(() => new Engine(other, back.indexes, back.body), /compile it again/);
+});

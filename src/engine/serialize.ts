@@ -2,7 +2,7 @@
  * The compiled-database cache: a loaded database ⇄ one file, so that start-up parses no text and
  * builds no syntax trees.
  *
- * Layout: `VIGILDB4`; the SHA-256 of everything after it; then four length-prefixed blocks:
+ * Layout: `VIGILDB5`; the SHA-256 of everything after it; then four length-prefixed blocks:
  * a JSON document with the load's metadata, the logical signatures (their content patterns
  * stripped: those live in the body block) and the YARA files' text (compiled again at load; their
  * atoms are in the body block's index); the compiled body database (`BodyDatabase.serialize`:
@@ -17,7 +17,7 @@ import { BodyDatabase } from './bodydb.js';
 import type { HashIndexes } from './engine.js';
 import { HashIndex } from './hashindex.js';
 
-const MAGIC = Buffer.from('VIGILDB4', 'latin1');
+const MAGIC = Buffer.from('VIGILDB5', 'latin1');
 
 export interface CompiledDatabase {
   set: SignatureSet;

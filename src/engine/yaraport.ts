@@ -38,7 +38,19 @@ export interface YaraPort {
 
 interface Origin { file: string; official: boolean; lines: LineIndex }
 
+const compiledFor = new WeakMap<readonly LoadedYara[], YaraRules>();
+
 export class YaraRules implements YaraPort {
+  /** The rules of these files, compiled once per list (a cache check and the engine share them). */
+  static for(files: readonly LoadedYara[]): YaraRules {
+    let r = compiledFor.get(files);
+    if (!r) {
+      r = new YaraRules(files);
+      compiledFor.set(files, r);
+    }
+    return r;
+  }
+
   readonly compiled: CompiledYara;
   /** Files whose strings failed to compile (skipped, as ClamAV skips a YARA file it cannot load). */
   readonly problems: Diagnostic[] = [];
