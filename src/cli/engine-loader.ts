@@ -117,10 +117,10 @@ export function engineFromSet(set: SignatureSet, indexes?: HashIndexes, body?: B
     knownSignatures: set.known,
     engineVersion: `vigil-${VERSION}`,
     scan(bytes: Uint8Array, opts: ScanCallOptions) {
-      return engine.scan(bytes, { allmatch: opts.allmatch });
+      return engine.scan(bytes, { allmatch: opts.allmatch, maxRecursion: opts.limits.maxRecursion, maxFileSize: opts.limits.maxFileSize });
     },
     scanPath(path: Buffer, size: number, opts: ScanCallOptions) {
-      return engine.scanFile(path, size, { allmatch: opts.allmatch });
+      return engine.scanFile(path, size, { allmatch: opts.allmatch, maxRecursion: opts.limits.maxRecursion, maxFileSize: opts.limits.maxFileSize });
     },
     streamAbove: engine.streamAbove,
     // Workers get the compiled database once, in shared memory (built on first use).

@@ -18,5 +18,5 @@ export function createWorkerScanner(init: unknown): (task: WorkerScanTask) => En
   const got = deserializeDatabase(new Uint8Array(database));
   if (!got) throw new Error('the compiled database handed to the worker is damaged');
   const engine = new Engine(got.set, got.indexes, got.body);
-  return (task) => engine.scan(task.bytes, { allmatch: task.opts.allmatch });
+  return (task) => engine.scan(task.bytes, { allmatch: task.opts.allmatch, maxRecursion: task.opts.limits.maxRecursion, maxFileSize: task.opts.limits.maxFileSize });
 }

@@ -21,6 +21,7 @@ import { SCAN_WINDOW } from './scanner.js';
 import { LogicalSignatures } from './logical.js';
 import { HashIndex, HashIndexBuilder } from './hashindex.js';
 import { YaraRules } from './yaraport.js';
+import { gunzipLayer } from '../formats/gzip.js';
 import type { AtomSource } from './atoms.js';
 
 /** Layers this small are never scanned, as in ClamAV. */
@@ -63,6 +64,10 @@ export function indexesFromSet(set: SignatureSet): HashIndexes {
 export interface ScanOptions {
   allmatch?: boolean;
   layer?: string[];
+  /** Containers nested deeper than this are not opened (ClamAV's MaxRecursion). */
+  maxRecursion?: number;
+  /** Layers inside containers larger than this are not scanned (ClamAV's MaxFileSize). */
+  maxFileSize?: number;
   /** `scanFile`: stream files larger than this many bytes (default `ENGINE_LIMITS.wholeFileRead`). */
   streamAbove?: number;
 }
@@ -157,15 +162,33 @@ export class Engine {
     }
   }
 
-  private scanSource(src: Source, opts: ScanOptions): ScanResult & { scannedBlocks: number } {
+  private scanSource(src: Source, opts: ScanOptions, depth = 0): ScanResult & { scannedBlocks: number } {
     // ClamAV does not look at files of 5 bytes or fewer at all (no hash, no pattern).
     if (src.size <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+    // Containers are opened first and their layers scanned, then the container's own bytes (ClamAV's order).
+    const inner = src.whole ? this.scanContainer(src.whole, opts, depth) : undefined;
+    if (inner && inner.detections.length > 0 && !opts.allmatch) return inner;
     const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [] });
-    const detections: Detection[] = scan.detections;
-    if (detections.length > 0 && this.allow.count > 0 && this.allowed(src)) {
-      return { verdict: 'clean', detections: [], bytesScanned: src.size, scannedBlocks: scan.scannedBlocks };
+    const detections: Detection[] = [...(inner?.detections ?? []), ...scan.detections];
+    const innerBytes = inner?.bytesScanned ?? 0;
+    const innerBlocks = inner?.scannedBlocks ?? 0;
+    if (scan.detections.length > 0 && this.allow.count > 0 && this.allowed(src)) {
+      return { verdict: detections.length > scan.detections.length ? 'infected' : 'clean', detections: inner?.detections ?? [], bytesScanned: src.size + innerBytes, scannedBlocks: scan.scannedBlocks + innerBlocks };
     }
-    return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: src.size, scannedBlocks: scan.scannedBlocks };
+    return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: src.size + innerBytes, scannedBlocks: scan.scannedBlocks + innerBlocks };
+  }
+
+  /** The layers inside a container (gzip so far), scanned; undefined when the layer is not one. */
+  private scanContainer(bytes: Uint8Array, opts: ScanOptions, depth: number): (ScanResult & { scannedBlocks: number }) | undefined {
+    if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return undefined;
+    const maxRecursion = opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion;
+    // A layer at the recursion limit is not scanned at all (ClamAV refuses to push it).
+    if (depth + 1 >= maxRecursion) return undefined;
+    const maxFileSize = opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize;
+    const out = gunzipLayer(bytes, maxFileSize);
+    if (!('data' in out)) return undefined;
+    const layer = [...(opts.layer ?? []), 'gzip'];
+    return this.scanSource(wholeSource(out.data), { ...opts, layer }, depth + 1);
   }
 
   get allowIndex(): HashIndex { return this.allow; }

@@ -1,0 +1,65 @@
+/**
+ * gzip layers: `vigil scan` against `clamscan` on seeded `.gz` files — nested up to three deep,
+ * several members, truncated at random points, with planted body and hash signatures inside and
+ * outside the compressed data — the same `FOUND` lines in default mode and with `--allmatch`, and
+ * the same exit code. Skips with a message when clamscan 1.4 is absent.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Prng } from '../helpers/prng.js';
+import { CLAMSCAN_SKIP, runClamscan } from '../helpers/clamscan-run.js';
+import { vigilBin } from './run-vigil.js';
+
+const SEED = process.env['VIGIL_CLAM_GZ_SEED'] ?? '20261129';
+const MARKS = ['kestrel-plover-0001', 'merlin-osprey-0002', 'curlew-dunlin-0003', 'gannet-puffin-0004'];
+
+function vigilScan(args: string[]): { code: number; out: string } {
+  const r = spawnSync(process.execPath, [vigilBin(), 'scan', ...args], { encoding: 'latin1' });
+  return { code: r.status ?? -1, out: r.stdout };
+}
+
+const found = (out: string) => out.split('\n').filter((l) => l.endsWith(' FOUND')).sort();
+
+test(`gzip layers: vigil scan prints clamscan's lines (seed ${SEED})`, { skip: CLAMSCAN_SKIP }, async (t) => {
+  const rng = new Prng(SEED);
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-clam-gz-'));
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  // Signatures: each mark as a body signature; the exact bytes of a few inner payloads as MD5s.
+  const hashes: string[] = [];
+  const payload = (): Buffer => {
+    const parts: Buffer[] = [Buffer.from(rng.bytes(rng.int(0, 300)))];
+    if (rng.chance(0.6)) parts.push(Buffer.from(rng.pick(MARKS), 'latin1'));
+    parts.push(Buffer.from(rng.bytes(rng.int(0, 300))));
+    return Buffer.concat(parts);
+  };
+  for (let f = 0; f < 60; f++) {
+    let bytes = payload();
+    if (rng.chance(0.2)) hashes.push(`${createHash('md5').update(bytes).digest('hex')}:${bytes.length}:Inner.Hash.${f}`);
+    for (let d = rng.int(1, 3); d > 0; d--) {
+      bytes = gzipSync(bytes);
+      if (rng.chance(0.2)) bytes = Buffer.concat([bytes, gzipSync(payload())]);
+    }
+    if (rng.chance(0.25)) bytes = bytes.subarray(0, rng.int(12, bytes.length));
+    if (rng.chance(0.15)) bytes = Buffer.concat([bytes, Buffer.from(rng.pick(MARKS), 'latin1')]);
+    writeFileSync(join(data, `f${String(f).padStart(2, '0')}.gz`), bytes);
+  }
+  writeFileSync(join(dir, 'marks.ndb'), MARKS.map((m, i) => `Mark.${i}:0:*:${Buffer.from(m, 'latin1').toString('hex')}`).join('\n') + '\n');
+  writeFileSync(join(dir, 'inner.hdb'), hashes.join('\n') + '\n');
+  for (const mode of [[], ['--allmatch'], ['--allmatch', '--max-recursion=2']]) {
+    const args = ['--no-summary', ...mode, '-d', join(dir, 'marks.ndb'), '-d', join(dir, 'inner.hdb'), data];
+    const clam = await runClamscan(args);
+    const mine = vigilScan(args);
+    const want = found(clam.out);
+    assert.ok(want.length >= 10, `the generated files carry detections (${want.length})`);
+    assert.deepEqual(found(mine.out), want, `mode ${mode.join(' ') || 'default'}; files in ${dir}`);
+    assert.equal(mine.code, clam.code);
+    t.diagnostic(`${mode.join(' ') || 'default'}: ${want.length} FOUND lines agree`);
+  }
+});
