@@ -7,27 +7,15 @@
  * (the reflected CRC-32 of zlib, polynomial 0xEDB88320) as integers. Ranges follow
  * `resolveRange`: a negative offset or size, or an offset at or past the end of the data, is
  * undefined; a size running past the end is clamped to the end (YARA 4.x; YARA-X instead answers
- * undefined there). The digests come from `node:crypto`; the two checksums are computed here.
+ * undefined there). The digests come from `node:crypto`, `crc32` from `core/crc32.ts`; `checksum32`
+ * is computed here.
  */
 import { createHash } from 'node:crypto';
+import { crc32 } from '../../../core/crc32.js';
 import { bytesIn, bytesOf, fn, resolveRange, type Overload, type ScanContext, type YaraArg, type YaraModule, type YaraValue } from './types.js';
 
-const CRC_TABLE: Uint32Array = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (zlib's) of bytes, as an unsigned 32-bit number. */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+/** CRC-32 (zlib's) of bytes, as an unsigned 32-bit number; shared with the ZIP reader. */
+export { crc32 };
 
 /** Sum of the bytes modulo 2^32. */
 export function checksum32(bytes: Uint8Array): number {
