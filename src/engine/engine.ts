@@ -22,6 +22,7 @@ import { LogicalSignatures } from './logical.js';
 import { HashIndex, HashIndexBuilder } from './hashindex.js';
 import { YaraRules } from './yaraport.js';
 import { gunzipLayer } from '../formats/gzip.js';
+import { tarLayers } from '../formats/untar.js';
 import type { AtomSource } from './atoms.js';
 
 /** Layers this small are never scanned, as in ClamAV. */
@@ -178,17 +179,33 @@ export class Engine {
     return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: src.size + innerBytes, scannedBlocks: scan.scannedBlocks + innerBlocks };
   }
 
-  /** The layers inside a container (gzip so far), scanned; undefined when the layer is not one. */
+  /** The layers inside a container (gzip, tar so far), scanned; undefined when the layer is not one. */
   private scanContainer(bytes: Uint8Array, opts: ScanOptions, depth: number): (ScanResult & { scannedBlocks: number }) | undefined {
-    if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return undefined;
+    const type = bytes[0] === 0x1f && bytes[1] === 0x8b ? 'CL_TYPE_GZ' : detectFileType(bytes);
+    if (type !== 'CL_TYPE_GZ' && type !== 'CL_TYPE_POSIX_TAR' && type !== 'CL_TYPE_OLD_TAR') return undefined;
     const maxRecursion = opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion;
     // A layer at the recursion limit is not scanned at all (ClamAV refuses to push it).
     if (depth + 1 >= maxRecursion) return undefined;
     const maxFileSize = opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize;
-    const out = gunzipLayer(bytes, maxFileSize);
-    if (!('data' in out)) return undefined;
-    const layer = [...(opts.layer ?? []), 'gzip'];
-    return this.scanSource(wholeSource(out.data), { ...opts, layer }, depth + 1);
+    let children: { name: string; data: Uint8Array }[];
+    if (type === 'CL_TYPE_GZ') {
+      const out = gunzipLayer(bytes, maxFileSize);
+      if (!('data' in out)) return undefined;
+      children = [{ name: 'gzip', data: out.data }];
+    } else {
+      children = tarLayers(bytes, type === 'CL_TYPE_POSIX_TAR').map((data, k) => ({ name: `tar${String(k).padStart(2, '0')}`, data }));
+    }
+    const detections: Detection[] = [];
+    let bytesScanned = 0;
+    let scannedBlocks = 0;
+    for (const child of children) {
+      const r = this.scanSource(wholeSource(child.data), { ...opts, layer: [...(opts.layer ?? []), child.name] }, depth + 1);
+      detections.push(...r.detections);
+      bytesScanned += r.bytesScanned;
+      scannedBlocks += r.scannedBlocks;
+      if (detections.length > 0 && !opts.allmatch) break;
+    }
+    return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned, scannedBlocks };
   }
 
   get allowIndex(): HashIndex { return this.allow; }
