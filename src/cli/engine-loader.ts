@@ -17,7 +17,7 @@ import { CLAMAV_LOAD_ERROR } from '../signatures/clamav/hash.js';
 import { CDB_LOAD_ERROR } from '../signatures/clamav/cdb.js';
 import { deserializeDatabase, serializeDatabase } from '../engine/serialize.js';
 import { HashIndexBuilder } from '../engine/hashindex.js';
-import type { HashIndexes } from '../engine/engine.js';
+import type { HashIndexes, ScanOptions } from '../engine/engine.js';
 import type { BodyDatabase } from '../engine/bodydb.js';
 import { isDbFile, loadSignatures, type SignatureSet } from '../signatures/clamav/loader.js';
 import type { EngineLoader, LoadedEngine, ScanCallOptions } from '../scan/engine-port.js';
@@ -117,10 +117,10 @@ export function engineFromSet(set: SignatureSet, indexes?: HashIndexes, body?: B
     knownSignatures: set.known,
     engineVersion: `vigil-${VERSION}`,
     scan(bytes: Uint8Array, opts: ScanCallOptions) {
-      return engine.scan(bytes, { allmatch: opts.allmatch, maxRecursion: opts.limits.maxRecursion, maxFileSize: opts.limits.maxFileSize });
+      return engine.scan(bytes, { allmatch: opts.allmatch, ...engineLimits(opts) });
     },
     scanPath(path: Buffer, size: number, opts: ScanCallOptions) {
-      return engine.scanFile(path, size, { allmatch: opts.allmatch, maxRecursion: opts.limits.maxRecursion, maxFileSize: opts.limits.maxFileSize });
+      return engine.scanFile(path, size, { allmatch: opts.allmatch, ...engineLimits(opts) });
     },
     streamAbove: engine.streamAbove,
     // Workers get the compiled database once, in shared memory (built on first use).
@@ -142,3 +142,8 @@ export const realEngineLoader: EngineLoader = async (opts) => {
   if (!set.ok) return { errors };
   return { engine: engineFromSet(set, indexes, body), errors };
 };
+
+/** The limits the engine applies inside a file (containers), from the scan's options. */
+export function engineLimits(opts: ScanCallOptions): Pick<ScanOptions, 'maxRecursion' | 'maxFileSize' | 'maxScanSize' | 'maxFiles'> {
+  return { maxRecursion: opts.limits.maxRecursion, maxFileSize: opts.limits.maxFileSize, maxScanSize: opts.limits.maxScanSize, maxFiles: opts.limits.maxFiles };
+}

@@ -7,6 +7,7 @@
  */
 import { Engine } from '../engine/engine.js';
 import { deserializeDatabase } from '../engine/serialize.js';
+import { engineLimits } from './engine-loader.js';
 import type { EngineScanResult, WorkerScanTask } from '../scan/engine-port.js';
 
 export interface ScanWorkerInit {
@@ -18,5 +19,5 @@ export function createWorkerScanner(init: unknown): (task: WorkerScanTask) => En
   const got = deserializeDatabase(new Uint8Array(database));
   if (!got) throw new Error('the compiled database handed to the worker is damaged');
   const engine = new Engine(got.set, got.indexes, got.body);
-  return (task) => engine.scan(task.bytes, { allmatch: task.opts.allmatch, maxRecursion: task.opts.limits.maxRecursion, maxFileSize: task.opts.limits.maxFileSize });
+  return (task) => engine.scan(task.bytes, { allmatch: task.opts.allmatch, ...engineLimits(task.opts) });
 }

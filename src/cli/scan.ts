@@ -909,6 +909,7 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
     if (size <= TOO_SMALL) return 'too small';
     if (cfg.limits.maxFileSize > 0 && size > cfg.limits.maxFileSize) return LIMIT_NAMES.maxFileSize;
     if (size > LARGEST_FILE) return LIMIT_NAMES.maxFileSize;
+    if (cfg.limits.maxScanSize > 0 && size > cfg.limits.maxScanSize) return LIMIT_NAMES.maxScanSize;
     return undefined;
   };
 
@@ -1010,8 +1011,8 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
     if (o.skipped) {
       verdict = 'not-scanned';
       reason = o.skipped;
-      if (o.skipped === LIMIT_NAMES.maxFileSize && cfg.alertExceedsMax) {
-        detections = [{ name: `Heuristics.Limits.Exceeded.${LIMIT_NAMES.maxFileSize}`, kind: 'limit', layer: [] }];
+      if ((o.skipped === LIMIT_NAMES.maxFileSize || o.skipped === LIMIT_NAMES.maxScanSize) && cfg.alertExceedsMax) {
+        detections = [{ name: `Heuristics.Limits.Exceeded.${o.skipped}`, kind: 'limit', layer: [] }];
         verdict = 'infected';
       }
     } else {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { DEFAULT_LIMITS, ENGINE_LIMITS } from '../core/limits.js';
+import { DEFAULT_LIMITS, ENGINE_LIMITS, LIMIT_NAMES } from '../core/limits.js';
 import type { SignatureSet } from '../signatures/clamav/loader.js';
 import type { HashAlgo, OffsetSpec } from '../signatures/clamav/types.js';
 import { usesBoyerMoore } from '../signatures/clamav/bodysig.js';
@@ -69,6 +69,10 @@ export interface ScanOptions {
   maxRecursion?: number;
   /** Layers inside containers larger than this are not scanned (ClamAV's MaxFileSize). */
   maxFileSize?: number;
+  /** Bytes of all layers of one file together (ClamAV's MaxScanSize); 0 for no limit. */
+  maxScanSize?: number;
+  /** Layers of one file, itself included (ClamAV's MaxFiles); 0 for no limit. */
+  maxFiles?: number;
   /** `scanFile`: stream files larger than this many bytes (default `ENGINE_LIMITS.wholeFileRead`). */
   streamAbove?: number;
 }
@@ -163,11 +167,20 @@ export class Engine {
     }
   }
 
-  private scanSource(src: Source, opts: ScanOptions, depth = 0): ScanResult & { scannedBlocks: number } {
+  private scanSource(src: Source, opts: ScanOptions, depth = 0, budget: LayerBudget = { files: 0, size: 0 }): ScanResult & { scannedBlocks: number } {
     // ClamAV does not look at files of 5 bytes or fewer at all (no hash, no pattern).
     if (src.size <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+    // Each layer counts against the file's limits before it is scanned (ClamAV's cli_updatelimits).
+    const hit = overLimit(src.size, budget, opts);
+    if (hit) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+    budget.files++;
+    budget.size += src.size;
+    return this.scanLayers(src, opts, depth, budget);
+  }
+
+  private scanLayers(src: Source, opts: ScanOptions, depth: number, budget: LayerBudget): ScanResult & { scannedBlocks: number } {
     // Containers are opened first and their layers scanned, then the container's own bytes (ClamAV's order).
-    const inner = src.whole ? this.scanContainer(src.whole, opts, depth) : undefined;
+    const inner = src.whole ? this.scanContainer(src.whole, opts, depth, budget) : undefined;
     if (inner && inner.detections.length > 0 && !opts.allmatch) return inner;
     const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [] });
     const detections: Detection[] = [...(inner?.detections ?? []), ...scan.detections];
@@ -180,7 +193,7 @@ export class Engine {
   }
 
   /** The layers inside a container (gzip, tar so far), scanned; undefined when the layer is not one. */
-  private scanContainer(bytes: Uint8Array, opts: ScanOptions, depth: number): (ScanResult & { scannedBlocks: number }) | undefined {
+  private scanContainer(bytes: Uint8Array, opts: ScanOptions, depth: number, budget: LayerBudget): (ScanResult & { scannedBlocks: number }) | undefined {
     const type = bytes[0] === 0x1f && bytes[1] === 0x8b ? 'CL_TYPE_GZ' : detectFileType(bytes);
     if (type !== 'CL_TYPE_GZ' && type !== 'CL_TYPE_POSIX_TAR' && type !== 'CL_TYPE_OLD_TAR') return undefined;
     const maxRecursion = opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion;
@@ -199,7 +212,7 @@ export class Engine {
     let bytesScanned = 0;
     let scannedBlocks = 0;
     for (const child of children) {
-      const r = this.scanSource(wholeSource(child.data), { ...opts, layer: [...(opts.layer ?? []), child.name] }, depth + 1);
+      const r = this.scanSource(wholeSource(child.data), { ...opts, layer: [...(opts.layer ?? []), child.name] }, depth + 1, budget);
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;
       scannedBlocks += r.scannedBlocks;
@@ -229,6 +242,20 @@ export class Engine {
     }
     return false;
   }
+}
+
+/** What the layers of one file have used of its limits. */
+interface LayerBudget { files: number; size: number }
+
+/** ClamAV's checks before a layer is scanned: scan size first, then file size, then file count. */
+function overLimit(size: number, budget: LayerBudget, opts: ScanOptions): string | undefined {
+  const maxScanSize = opts.maxScanSize ?? DEFAULT_LIMITS.maxScanSize;
+  const maxFileSize = opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize;
+  const maxFiles = opts.maxFiles ?? DEFAULT_LIMITS.maxFiles;
+  if (maxScanSize > 0 && maxScanSize - budget.size < size) return LIMIT_NAMES.maxScanSize;
+  if (maxFileSize > 0 && maxFileSize < size) return LIMIT_NAMES.maxFileSize;
+  if (maxFiles > 0 && budget.files >= maxFiles) return LIMIT_NAMES.maxFiles;
+  return undefined;
 }
 
 /** Whether a compiled body holds exactly these YARA atom entries (a cache from other rules or another version does not). */

@@ -63,3 +63,20 @@ test(`gzip layers: vigil scan prints clamscan's lines (seed ${SEED})`, { skip: C
     t.diagnostic(`${mode.join(' ') || 'default'}: ${want.length} FOUND lines agree`);
   }
 });
+
+test('MaxScanSize on plain files: a file larger than the limit is skipped (or alerted), as clamscan does', { skip: CLAMSCAN_SKIP }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-clam-mss-'));
+  const mark = Buffer.from(MARKS[0]!, 'latin1');
+  writeFileSync(join(dir, 'small.bin'), Buffer.concat([Buffer.alloc(40, 0x61), mark]));
+  writeFileSync(join(dir, 'edge.bin'), Buffer.concat([Buffer.alloc(100 - mark.length, 0x62), mark]));
+  writeFileSync(join(dir, 'large.bin'), Buffer.concat([Buffer.alloc(3000, 0x63), mark]));
+  writeFileSync(join(dir, 'm.ndb'), `Mark.0:0:*:${mark.toString('hex')}\n`);
+  for (const extra of [[], ['--alert-exceeds-max'], ['--max-filesize=50', '--alert-exceeds-max']]) {
+    const args = ['--no-summary', '--max-scansize=100', ...extra, '-d', join(dir, 'm.ndb'), join(dir, 'small.bin'), join(dir, 'edge.bin'), join(dir, 'large.bin')];
+    const clam = await runClamscan(args);
+    const mine = vigilScan(args);
+    const lines = (out: string) => out.split('\n').filter((l) => l.includes(': ')).sort();
+    assert.deepEqual(lines(mine.out), lines(clam.out), extra.join(' '));
+    assert.equal(mine.code, clam.code);
+  }
+});

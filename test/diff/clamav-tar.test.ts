@@ -1,8 +1,8 @@
 /**
  * tar layers: `vigil scan` against `clamscan` on seeded tar archives — files with planted body and
  * hash signatures, directories, links, pax and GNU long-name headers, damaged headers, truncated
- * archives, tar inside gzip and gzip inside tar — the same `FOUND` lines in default mode and with
- * `--allmatch`, and the same exit code. Skips with a message when clamscan 1.4 is absent.
+ * archives, tar inside gzip and gzip inside tar — the same `FOUND` lines in default mode, with
+ * `--allmatch`, and with a limit on the files per file (MaxFiles), and the same exit code. Skips with a message when clamscan 1.4 is absent.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,7 +86,8 @@ test(`tar layers: vigil scan prints clamscan's lines (seed ${SEED})`, { skip: CL
   }
   writeFileSync(join(dir, 'marks.ndb'), MARKS.map((m, i) => `Mark.${i}:0:*:${Buffer.from(m, 'latin1').toString('hex')}`).join('\n') + '\n');
   writeFileSync(join(dir, 'inner.hdb'), hashes.join('\n') + '\n');
-  for (const mode of [[], ['--allmatch']]) {
+  // MaxFiles counts every layer of a file, itself included.
+  for (const mode of [[], ['--allmatch'], ['--allmatch', '--max-files=3'], ['--max-files=2']]) {
     const args = ['--no-summary', ...mode, '-d', join(dir, 'marks.ndb'), '-d', join(dir, 'inner.hdb'), data];
     const clam = await runClamscan(args);
     const mine = vigilScan(args);
