@@ -23,10 +23,15 @@ import { HashIndex, HashIndexBuilder } from './hashindex.js';
 import { YaraRules } from './yaraport.js';
 import { gunzipLayer } from '../formats/gzip.js';
 import { tarLayers } from '../formats/untar.js';
+import { extractEntry, extractLocalEntry, readZip } from '../formats/zip.js';
 import type { AtomSource } from './atoms.js';
 
 /** Layers this small are never scanned, as in ClamAV. */
 const TINY_FILE = 5;
+/** The signature of a ZIP local file header. */
+const ZIP_LOCAL = Buffer.from('PK\x03\x04', 'latin1');
+/** Types ClamAV does not search for embedded files (archives it opens itself). */
+const NO_EMBEDDED_SCAN = new Set(['CL_TYPE_GZ', 'CL_TYPE_ZIP', 'CL_TYPE_ZIPSFX', 'CL_TYPE_ARJSFX', 'CL_TYPE_RARSFX', 'CL_TYPE_EGGSFX', 'CL_TYPE_CABSFX', 'CL_TYPE_7ZSFX', 'CL_TYPE_OLD_TAR', 'CL_TYPE_POSIX_TAR', 'CL_TYPE_CPIO_OLD']);
 
 /** The hash index as the scanner's port: ClamAV reports at most one exact-size and one wildcard match per algorithm. */
 class IndexPort implements HashPort {
@@ -183,19 +188,47 @@ export class Engine {
     const inner = src.whole ? this.scanContainer(src.whole, opts, depth, budget) : undefined;
     if (inner && inner.detections.length > 0 && !opts.allmatch) return inner;
     const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [] });
-    const detections: Detection[] = [...(inner?.detections ?? []), ...scan.detections];
-    const innerBytes = inner?.bytesScanned ?? 0;
-    const innerBlocks = inner?.scannedBlocks ?? 0;
+    // ZIP entries found inside other data (self-extractors), after the layer's own bytes.
+    const embedded = src.whole && !inner && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbeddedZips(src.whole, opts, depth, budget) : undefined;
+    const detections: Detection[] = [...(inner?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? [])];
+    const innerBytes = (inner?.bytesScanned ?? 0) + (embedded?.bytesScanned ?? 0);
+    const innerBlocks = (inner?.scannedBlocks ?? 0) + (embedded?.scannedBlocks ?? 0);
     if (scan.detections.length > 0 && this.allow.count > 0 && this.allowed(src)) {
       return { verdict: detections.length > scan.detections.length ? 'infected' : 'clean', detections: inner?.detections ?? [], bytesScanned: src.size + innerBytes, scannedBlocks: scan.scannedBlocks + innerBlocks };
     }
     return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: src.size + innerBytes, scannedBlocks: scan.scannedBlocks + innerBlocks };
   }
 
-  /** The layers inside a container (gzip, tar so far), scanned; undefined when the layer is not one. */
+  /**
+   * ClamAV's "embedded ZIP" scan: in a layer that is not itself an archive, every `PK\3\4` starts
+   * a ZIP entry read from its local header alone, scanned as a layer of its own.
+   */
+  private scanEmbeddedZips(bytes: Uint8Array, opts: ScanOptions, depth: number, budget: LayerBudget): (ScanResult & { scannedBlocks: number }) | undefined {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (buf.indexOf(ZIP_LOCAL) === -1) return undefined;
+    const maxRecursion = opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion;
+    if (depth + 1 >= maxRecursion) return undefined;
+    if (NO_EMBEDDED_SCAN.has(detectFileType(bytes))) return undefined;
+    const maxFileSize = opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize;
+    const detections: Detection[] = [];
+    let bytesScanned = 0, scannedBlocks = 0, any = false;
+    for (let at = buf.indexOf(ZIP_LOCAL); at !== -1; at = buf.indexOf(ZIP_LOCAL, at + 1)) {
+      const data = extractLocalEntry(bytes, at, maxFileSize);
+      if (!data) continue;
+      any = true;
+      const r = this.scanSource(wholeSource(data), { ...opts, layer: [...(opts.layer ?? []), `zip@${at}`] }, depth + 1, budget);
+      detections.push(...r.detections);
+      bytesScanned += r.bytesScanned;
+      scannedBlocks += r.scannedBlocks;
+      if (detections.length > 0 && !opts.allmatch) break;
+    }
+    return any ? { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned, scannedBlocks } : undefined;
+  }
+
+  /** The layers inside a container (gzip, tar, zip), scanned; undefined when the layer is not one. */
   private scanContainer(bytes: Uint8Array, opts: ScanOptions, depth: number, budget: LayerBudget): (ScanResult & { scannedBlocks: number }) | undefined {
     const type = bytes[0] === 0x1f && bytes[1] === 0x8b ? 'CL_TYPE_GZ' : detectFileType(bytes);
-    if (type !== 'CL_TYPE_GZ' && type !== 'CL_TYPE_POSIX_TAR' && type !== 'CL_TYPE_OLD_TAR') return undefined;
+    if (type !== 'CL_TYPE_GZ' && type !== 'CL_TYPE_POSIX_TAR' && type !== 'CL_TYPE_OLD_TAR' && type !== 'CL_TYPE_ZIP') return undefined;
     const maxRecursion = opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion;
     // A layer at the recursion limit is not scanned at all (ClamAV refuses to push it).
     if (depth + 1 >= maxRecursion) return undefined;
@@ -205,6 +238,8 @@ export class Engine {
       const out = gunzipLayer(bytes, maxFileSize);
       if (!('data' in out)) return undefined;
       children = [{ name: 'gzip', data: out.data }];
+    } else if (type === 'CL_TYPE_ZIP') {
+      children = zipLayers(bytes, maxFileSize);
     } else {
       children = tarLayers(bytes, type === 'CL_TYPE_POSIX_TAR').map((data, k) => ({ name: `tar${String(k).padStart(2, '0')}`, data }));
     }
@@ -256,6 +291,31 @@ function overLimit(size: number, budget: LayerBudget, opts: ScanOptions): string
   if (maxFileSize > 0 && maxFileSize < size) return LIMIT_NAMES.maxFileSize;
   if (maxFiles > 0 && budget.files >= maxFiles) return LIMIT_NAMES.maxFiles;
   return undefined;
+}
+
+/**
+ * The files of a ZIP as ClamAV's unzip gives them: the central directory's entries in the order of
+ * their local headers, a repeated entry (same header, same size) once, directories, encrypted
+ * entries and methods other than stored and deflate left out. ClamAV takes the directory's offsets
+ * as written: an archive whose offsets only work shifted (bytes prepended) gives nothing here, and
+ * without a central directory nothing is extracted (ClamAV's walk of local headers does not run
+ * then); such files are reached through the embedded-ZIP scan instead.
+ */
+function zipLayers(bytes: Uint8Array, maxFileSize: number): { name: string; data: Uint8Array }[] {
+  const listing = readZip(bytes, { maxFiles: DEFAULT_LIMITS.maxFiles }, { localScan: 'never' });
+  if (listing.prefixBytes > 0) return [];
+  const entries = listing.entries.filter((e) => e.source === 'central').sort((x, y) => x.localHeaderOffset - y.localHeaderOffset);
+  const out: { name: string; data: Uint8Array }[] = [];
+  let prev: (typeof entries)[number] | undefined;
+  for (const e of entries) {
+    const duplicate = prev && prev.localHeaderOffset === e.localHeaderOffset && prev.compressedSize === e.compressedSize;
+    prev = e;
+    if (duplicate || e.encrypted || e.isDirectory) continue;
+    const r = extractEntry(bytes, e, { maxEntrySize: maxFileSize });
+    const data = 'data' in r ? r.data : r.data;
+    if (data) out.push({ name: e.name.text, data });
+  }
+  return out;
 }
 
 /** Whether a compiled body holds exactly these YARA atom entries (a cache from other rules or another version does not). */

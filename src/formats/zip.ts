@@ -41,7 +41,7 @@
  * (0x7075) matches the header name's CRC; otherwise CP437, as the APPNOTE specifies.
  */
 
-import { inflateRawSync } from 'node:zlib';
+import { constants, inflateRawSync } from 'node:zlib';
 import { ByteReader, checkedAdd } from '../core/bytes.js';
 import { crc32 } from '../core/crc32.js';
 
@@ -677,4 +677,36 @@ export function extractEntry(bytes: Uint8Array, entry: ZipEntry, limits: Pick<Zi
 
 function hex32(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * One entry read from its local header alone, as ClamAV reads a ZIP found inside another file
+ * (a self-extractor's `PK\3\4` at some offset): sizes and method from the local header; an entry
+ * with a data descriptor, encryption, no compressed data or data running past the end gives
+ * nothing; stored and deflate only. Never throws.
+ */
+export function extractLocalEntry(bytes: Uint8Array, at: number, maxOutput: number): Uint8Array | undefined {
+  if (at < 0 || at + 30 > bytes.length) return undefined;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (v.getUint32(at, true) !== 0x04034b50) return undefined;
+  const flags = v.getUint16(at + 6, true);
+  const method = v.getUint16(at + 8, true);
+  const csize = v.getUint32(at + 18, true);
+  const nameLen = v.getUint16(at + 26, true);
+  const extraLen = v.getUint16(at + 28, true);
+  const remaining = bytes.length - at - 30;
+  if (remaining <= nameLen) return undefined;
+  if (flags & 0x0008) return undefined;
+  if (remaining - nameLen <= extraLen) return undefined;
+  const start = at + 30 + nameLen + extraLen;
+  if (csize === 0 || bytes.length - start < csize) return undefined;
+  if (flags & 0x0001) return undefined;
+  const data = bytes.subarray(start, start + csize);
+  if (method === 0) return data.length > maxOutput ? undefined : data;
+  if (method !== 8) return undefined;
+  try {
+    return inflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: Math.max(1, maxOutput) });
+  } catch {
+    return undefined;
+  }
 }
