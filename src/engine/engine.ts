@@ -121,8 +121,8 @@ export class Engine {
       body,
       ...(indexes.file.count > 0 ? { hashes: new IndexPort(indexes.file) } : {}),
       logical,
-      typeOf: (bytes: Uint8Array): TypeInfo => {
-        const type = detectFileType(bytes);
+      typeOf: (bytes: Uint8Array, known?: string): TypeInfo => {
+        const type = known ?? detectFileType(bytes);
         // For text, the raw pass's own type search over the whole layer may find HTML or mail.
         const found = type === 'CL_TYPE_TEXT_ASCII' ? matchTypeSignatures(bytes, type) : undefined;
         let passes = scanPasses(type, found);
@@ -185,11 +185,14 @@ export class Engine {
 
   private scanLayers(src: Source, opts: ScanOptions, depth: number, budget: LayerBudget): ScanResult & { scannedBlocks: number } {
     // Containers are opened first and their layers scanned, then the container's own bytes (ClamAV's order).
-    const inner = src.whole ? this.scanContainer(src.whole, opts, depth, budget) : undefined;
+    // The layer's type, detected once for the container checks and the scan passes.
+    const detected = src.whole ? detectFileType(src.whole) : undefined;
+    const type = src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
+    const inner = src.whole && type ? this.scanContainer(src.whole, type, opts, depth, budget) : undefined;
     if (inner && inner.detections.length > 0 && !opts.allmatch) return inner;
-    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [] });
+    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(detected ? { type: detected } : {}) });
     // ZIP entries found inside other data (self-extractors), after the layer's own bytes.
-    const embedded = src.whole && !inner && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbeddedZips(src.whole, opts, depth, budget) : undefined;
+    const embedded = src.whole && type && !inner && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbeddedZips(src.whole, type, opts, depth, budget) : undefined;
     const detections: Detection[] = [...(inner?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? [])];
     const innerBytes = (inner?.bytesScanned ?? 0) + (embedded?.bytesScanned ?? 0);
     const innerBlocks = (inner?.scannedBlocks ?? 0) + (embedded?.scannedBlocks ?? 0);
@@ -201,37 +204,27 @@ export class Engine {
 
   /**
    * ClamAV's "embedded ZIP" scan: in a layer that is not itself an archive, every `PK\3\4` starts
-   * a ZIP entry read from its local header alone, scanned as a layer of its own.
+   * a ZIP entry read from its local header alone, scanned as a layer of its own; undefined when no
+   * entry could be read.
    */
-  private scanEmbeddedZips(bytes: Uint8Array, opts: ScanOptions, depth: number, budget: LayerBudget): (ScanResult & { scannedBlocks: number }) | undefined {
+  private scanEmbeddedZips(bytes: Uint8Array, type: string, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult | undefined {
+    if (NO_EMBEDDED_SCAN.has(type) || !this.belowRecursionLimit(opts, depth)) return undefined;
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (buf.indexOf(ZIP_LOCAL) === -1) return undefined;
-    const maxRecursion = opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion;
-    if (depth + 1 >= maxRecursion) return undefined;
-    if (NO_EMBEDDED_SCAN.has(detectFileType(bytes))) return undefined;
     const maxFileSize = opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize;
-    const detections: Detection[] = [];
-    let bytesScanned = 0, scannedBlocks = 0, any = false;
-    for (let at = buf.indexOf(ZIP_LOCAL); at !== -1; at = buf.indexOf(ZIP_LOCAL, at + 1)) {
-      const data = extractLocalEntry(bytes, at, maxFileSize);
-      if (!data) continue;
-      any = true;
-      const r = this.scanSource(wholeSource(data), { ...opts, layer: [...(opts.layer ?? []), `zip@${at}`] }, depth + 1, budget);
-      detections.push(...r.detections);
-      bytesScanned += r.bytesScanned;
-      scannedBlocks += r.scannedBlocks;
-      if (detections.length > 0 && !opts.allmatch) break;
+    function* entries(): Generator<{ name: string; data: Uint8Array }> {
+      for (let at = buf.indexOf(ZIP_LOCAL); at !== -1; at = buf.indexOf(ZIP_LOCAL, at + 1)) {
+        const data = extractLocalEntry(bytes, at, maxFileSize);
+        if (data) yield { name: `zip@${at}`, data };
+      }
     }
-    return any ? { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned, scannedBlocks } : undefined;
+    const r = this.scanChildren(entries(), opts, depth, budget);
+    return r.count > 0 ? r.result : undefined;
   }
 
   /** The layers inside a container (gzip, tar, zip), scanned; undefined when the layer is not one. */
-  private scanContainer(bytes: Uint8Array, opts: ScanOptions, depth: number, budget: LayerBudget): (ScanResult & { scannedBlocks: number }) | undefined {
-    const type = bytes[0] === 0x1f && bytes[1] === 0x8b ? 'CL_TYPE_GZ' : detectFileType(bytes);
+  private scanContainer(bytes: Uint8Array, type: string, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult | undefined {
     if (type !== 'CL_TYPE_GZ' && type !== 'CL_TYPE_POSIX_TAR' && type !== 'CL_TYPE_OLD_TAR' && type !== 'CL_TYPE_ZIP') return undefined;
-    const maxRecursion = opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion;
-    // A layer at the recursion limit is not scanned at all (ClamAV refuses to push it).
-    if (depth + 1 >= maxRecursion) return undefined;
+    if (!this.belowRecursionLimit(opts, depth)) return undefined;
     const maxFileSize = opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize;
     let children: { name: string; data: Uint8Array }[];
     if (type === 'CL_TYPE_GZ') {
@@ -243,17 +236,27 @@ export class Engine {
     } else {
       children = tarLayers(bytes, type === 'CL_TYPE_POSIX_TAR').map((data, k) => ({ name: `tar${String(k).padStart(2, '0')}`, data }));
     }
+    return this.scanChildren(children, opts, depth, budget).result;
+  }
+
+  /** A layer at the recursion limit is not scanned at all (ClamAV refuses to push it). */
+  private belowRecursionLimit(opts: ScanOptions, depth: number): boolean {
+    return depth + 1 < (opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion);
+  }
+
+  /** Scans child layers in order (the first detection ends it unless allmatch); `count` is how many were taken. */
+  private scanChildren(children: Iterable<{ name: string; data: Uint8Array }>, opts: ScanOptions, depth: number, budget: LayerBudget): { result: LayerResult; count: number } {
     const detections: Detection[] = [];
-    let bytesScanned = 0;
-    let scannedBlocks = 0;
+    let bytesScanned = 0, scannedBlocks = 0, count = 0;
     for (const child of children) {
+      count++;
       const r = this.scanSource(wholeSource(child.data), { ...opts, layer: [...(opts.layer ?? []), child.name] }, depth + 1, budget);
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;
       scannedBlocks += r.scannedBlocks;
       if (detections.length > 0 && !opts.allmatch) break;
     }
-    return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned, scannedBlocks };
+    return { result: { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned, scannedBlocks }, count };
   }
 
   get allowIndex(): HashIndex { return this.allow; }
@@ -278,6 +281,9 @@ export class Engine {
     return false;
   }
 }
+
+/** A layer's scan result with ClamAV's count of scanned blocks. */
+type LayerResult = ScanResult & { scannedBlocks: number };
 
 /** What the layers of one file have used of its limits. */
 interface LayerBudget { files: number; size: number }

@@ -74,7 +74,8 @@ export interface EnginePorts {
   /** Allow list: a hit silences the layer (or, for a normalised layer, that pass). */
   allow?: HashPort;
   logical?: LogicalPort;
-  typeOf(bytes: Uint8Array): TypeInfo;
+  /** `known`: the layer's type when the caller already detected it (`detectFileType`). */
+  typeOf(bytes: Uint8Array, known?: string): TypeInfo;
   /**
    * Normalised text: either the buffers ClamAV's script scanner matches one by one (`blocks`),
    * or, when target-7 signatures have relative offsets, the whole normalised text scanned as a
@@ -103,6 +104,8 @@ export interface LayerOptions {
   allmatch: boolean;
   /** Path of this layer inside containers ([] for the file itself). */
   layer: string[];
+  /** The layer's type when already detected (`detectFileType`), so it is not detected again. */
+  type?: string;
 }
 
 interface Candidate { d: Detection; key: number[] }
@@ -130,7 +133,7 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
   // A streamed layer is typed, and its executable headers read, from its first 4 MiB.
   const head = src.whole ?? Uint8Array.from(src.read(0, Math.min(src.size, STREAM_HEAD)));
   const bytes = head;
-  const info = engine.typeOf(head);
+  const info = engine.typeOf(head, opts.type);
   const out: Detection[] = [];
   const counter = { blocks: 0 };
   // YARA detections per source: a second raw pass over the same bytes gives the same ones.

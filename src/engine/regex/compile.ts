@@ -17,7 +17,7 @@
 
 import { YARA_LIMITS } from '../../core/limits.js';
 import { error, type Diagnostic } from '../../core/diagnostics.js';
-import { parseRegex, type AssertKind, type RegexFlags, type RegexNode } from './parse.js';
+import { parseRegex, singleMember, type AssertKind, type RegexFlags, type RegexNode } from './parse.js';
 import { CompiledRegex } from './vm.js';
 
 /** Most instructions in one compiled regex (bounds memory and VM work per byte; YARA's RE_MAX_CODE_SIZE is 32 KiB of code). */
@@ -182,17 +182,6 @@ export interface RegexAtom {
 
 const ATOM_MAX = 4;
 
-function onlyByte(s: Uint8Array): number | undefined {
-  let found: number | undefined;
-  for (let b = 0; b < 256; b++) {
-    if (s[b]) {
-      if (found !== undefined) return undefined;
-      found = b;
-    }
-  }
-  return found;
-}
-
 /** Fixed width of a node (bytes consumed by every match of it), or undefined when it varies. */
 function fixedWidth(n: RegexNode): number | undefined {
   switch (n.kind) {
@@ -250,7 +239,7 @@ export function extractAtom(ast: RegexNode): RegexAtom | undefined {
     run = [];
   };
   for (const item of items) {
-    const b = item.kind === 'set' ? onlyByte(item.bytes) : undefined;
+    const b = item.kind === 'set' ? singleMember(item.bytes) : undefined;
     if (item.kind === 'assert') continue; // zero-width: does not break a literal run
     if (b === undefined) {
       close();
@@ -364,7 +353,7 @@ export function extractPrefix(ast: RegexNode): Uint8Array {
   const out: number[] = [];
   for (const item of items) {
     if (item.kind === 'assert') continue;
-    const b = item.kind === 'set' ? onlyByte(item.bytes) : undefined;
+    const b = item.kind === 'set' ? singleMember(item.bytes) : undefined;
     if (b === undefined) break;
     out.push(b);
   }

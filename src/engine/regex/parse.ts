@@ -335,7 +335,8 @@ function single(b: number): Uint8Array {
   return s;
 }
 
-function singleMember(s: Uint8Array): number | undefined {
+/** The one byte of a byte set, or undefined when it has none or several. */
+export function singleMember(s: Uint8Array): number | undefined {
   let found: number | undefined;
   for (let b = 0; b < 256; b++) {
     if (s[b]) {
