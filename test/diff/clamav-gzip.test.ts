@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,17 +13,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Prng } from '../helpers/prng.js';
 import { CLAMSCAN_SKIP, runClamscan } from '../helpers/clamscan-run.js';
-import { vigilBin } from './run-vigil.js';
+import { compareLayers, MARKS, vigilScan } from './layers-diff.js';
 
 const SEED = process.env['VIGIL_CLAM_GZ_SEED'] ?? '20261129';
-const MARKS = ['kestrel-plover-0001', 'merlin-osprey-0002', 'curlew-dunlin-0003', 'gannet-puffin-0004'];
-
-function vigilScan(args: string[]): { code: number; out: string } {
-  const r = spawnSync(process.execPath, [vigilBin(), 'scan', ...args], { encoding: 'latin1' });
-  return { code: r.status ?? -1, out: r.stdout };
-}
-
-const found = (out: string) => out.split('\n').filter((l) => l.endsWith(' FOUND')).sort();
 
 test(`gzip layers: vigil scan prints clamscan's lines (seed ${SEED})`, { skip: CLAMSCAN_SKIP }, async (t) => {
   const rng = new Prng(SEED);
@@ -50,18 +41,7 @@ test(`gzip layers: vigil scan prints clamscan's lines (seed ${SEED})`, { skip: C
     if (rng.chance(0.15)) bytes = Buffer.concat([bytes, Buffer.from(rng.pick(MARKS), 'latin1')]);
     writeFileSync(join(data, `f${String(f).padStart(2, '0')}.gz`), bytes);
   }
-  writeFileSync(join(dir, 'marks.ndb'), MARKS.map((m, i) => `Mark.${i}:0:*:${Buffer.from(m, 'latin1').toString('hex')}`).join('\n') + '\n');
-  writeFileSync(join(dir, 'inner.hdb'), hashes.join('\n') + '\n');
-  for (const mode of [[], ['--allmatch'], ['--allmatch', '--max-recursion=2']]) {
-    const args = ['--no-summary', ...mode, '-d', join(dir, 'marks.ndb'), '-d', join(dir, 'inner.hdb'), data];
-    const clam = await runClamscan(args);
-    const mine = vigilScan(args);
-    const want = found(clam.out);
-    assert.ok(want.length >= 10, `the generated files carry detections (${want.length})`);
-    assert.deepEqual(found(mine.out), want, `mode ${mode.join(' ') || 'default'}; files in ${dir}`);
-    assert.equal(mine.code, clam.code);
-    t.diagnostic(`${mode.join(' ') || 'default'}: ${want.length} FOUND lines agree`);
-  }
+  await compareLayers(t, dir, hashes, [[], ['--allmatch'], ['--allmatch', '--max-recursion=2']]);
 });
 
 test('MaxScanSize on plain files: a file larger than the limit is skipped (or alerted), as clamscan does', { skip: CLAMSCAN_SKIP }, async () => {

@@ -10,13 +10,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Prng } from '../helpers/prng.js';
 import { CLAMSCAN_SKIP, runClamscan } from '../helpers/clamscan-run.js';
-import { vigilBin } from './run-vigil.js';
+import { foundLines as found, vigilScan } from './layers-diff.js';
 
 const SEED = process.env['VIGIL_CLAM_YARA_SEED'] ?? '20261129';
 const WORDS = ['kestrel', 'plover', 'merlin', 'osprey', 'curlew', 'dunlin', 'gannet', 'puffin', 'shrike', 'siskin'];
@@ -58,13 +57,6 @@ function generate(rng: Prng): { rules: string; files: { name: string; data: Buff
   }
   return { rules: rules.join('\n') + '\n', files };
 }
-
-function vigilScan(args: string[]): { code: number; out: string } {
-  const r = spawnSync(process.execPath, [vigilBin(), 'scan', ...args], { encoding: 'latin1' });
-  return { code: r.status ?? -1, out: r.stdout };
-}
-
-const found = (out: string) => out.split('\n').filter((l) => l.endsWith(' FOUND')).sort();
 
 test(`vigil scan with a .yar database prints clamscan's lines (seed ${SEED})`, { skip: CLAMSCAN_SKIP }, async (t) => {
   const rng = new Prng(SEED);
