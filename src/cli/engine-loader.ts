@@ -144,6 +144,9 @@ export const realEngineLoader: EngineLoader = async (opts) => {
 };
 
 /** The limits the engine applies inside a file (containers), from the scan's options. */
-export function engineLimits(opts: ScanCallOptions): Pick<ScanOptions, 'maxRecursion' | 'maxFileSize' | 'maxScanSize' | 'maxFiles'> {
-  return { maxRecursion: opts.limits.maxRecursion, maxFileSize: opts.limits.maxFileSize, maxScanSize: opts.limits.maxScanSize, maxFiles: opts.limits.maxFiles };
+export function engineLimits(opts: ScanCallOptions): Pick<ScanOptions, 'maxRecursion' | 'maxFileSize' | 'maxScanSize' | 'maxFiles' | 'alertExceedsMax' | 'unpack'> {
+  return {
+    maxRecursion: opts.limits.maxRecursion, maxFileSize: opts.limits.maxFileSize, maxScanSize: opts.limits.maxScanSize, maxFiles: opts.limits.maxFiles,
+    alertExceedsMax: opts.alertExceedsMax, ...(opts.unpack ? { unpack: opts.unpack } : {}),
+  };
 }

@@ -36,6 +36,7 @@ import { availableParallelism } from 'node:os';
 import type { TransferListItem } from 'node:worker_threads';
 import { DEFAULT_LIMITS, LIMIT_NAMES, type ScanLimits } from '../core/limits.js';
 import type { Detection, Verdict } from '../engine/result.js';
+import type { UnpackOptions } from '../formats/unpack.js';
 import type { EngineLoader, EngineScanResult, LoadedEngine, ScanCallOptions, WorkerScanTask } from '../scan/engine-port.js';
 import { orderedMap, WorkerPool } from '../scan/pool.js';
 import { PathPattern, toFailure, walk, type FsFailure, type WalkEvent } from '../scan/walk.js';
@@ -120,10 +121,10 @@ const OPTIONS: readonly OptionSpec[] = [
   s('bytecode-mode', 'ignored', { pattern: /^(Auto|ForceJIT|ForceInterpreter|Test)$/i }),
   s('statistics', 'ignored', { multiple: true, pattern: /^(none|None|bytecode|Bytecode|pcre|PCRE)$/i }),
   b('detect-pua', 'yes'), s('exclude-pua', 'ignored', { multiple: true }), s('include-pua', 'ignored', { multiple: true }),
-  ...['scan-pe', 'scan-elf', 'scan-mail', 'phishing-sigs', 'phishing-scan-urls', 'heuristic-alerts', 'heuristic-scan-precedence', 'detect-structured'].map((o) => b(o, 'ignored')),
+  b('heuristic-alerts', 'yes'), b('alert-encrypted', 'yes'), b('alert-encrypted-archive', 'yes'), b('alert-encrypted-doc', 'yes'), b('alert-macros', 'yes'),
+  ...['scan-pe', 'scan-elf', 'scan-mail', 'phishing-sigs', 'phishing-scan-urls', 'heuristic-scan-precedence', 'detect-structured'].map((o) => b(o, 'ignored')),
   n('structured-cc-count', 'ignored'), n('structured-ssn-count', 'ignored'),
-  ...['scan-html', 'scan-ole2', 'alert-broken', 'alert-broken-media', 'alert-encrypted', 'structured-cc-mode', 'alert-encrypted-archive',
-    'alert-encrypted-doc', 'alert-macros', 'alert-phishing-ssl', 'alert-phishing-cloak', 'alert-partition-intersection', 'scan-pdf', 'scan-swf',
+  ...['scan-html', 'scan-ole2', 'alert-broken', 'alert-broken-media', 'structured-cc-mode', 'alert-phishing-ssl', 'alert-phishing-cloak', 'alert-partition-intersection', 'scan-pdf', 'scan-swf',
     'scan-xmldocs', 'scan-hwp3', 'scan-onenote', 'scan-archive', 'scan-image', 'scan-image-fuzzy-hash', 'force-to-disk'].map((o) => b(o, 'ignored')),
   n('max-scantime', 'yes'), z('max-scansize', 'yes'), z('max-filesize', 'yes'), n('max-recursion', 'yes'), n('max-files', 'yes'),
   z('max-embeddedpe', 'ignored'), z('max-htmlnormalize', 'ignored'), z('max-htmlnotags', 'ignored'), z('max-scriptnormalize', 'ignored'),
@@ -282,6 +283,8 @@ export interface ScanConfig {
   detectPua: boolean;
   officialOnly: boolean;
   alertExceedsMax: boolean;
+  /** Heuristic switches of the container readers. */
+  unpack: UnpackOptions;
   limits: ScanLimits;
   exclude: PathPattern[];
   excludeDir: PathPattern[];
@@ -335,6 +338,12 @@ export function buildConfig(a: ParsedScanArgs): ScanConfig {
     detectPua: bool('detect-pua'),
     officialOnly: bool('official-db-only'),
     alertExceedsMax: bool('alert-exceeds-max') || bool('block-max'),
+    unpack: {
+      heuristicAlerts: bool('heuristic-alerts', true),
+      alertEncryptedArchive: bool('alert-encrypted-archive', bool('alert-encrypted')),
+      alertEncryptedDoc: bool('alert-encrypted-doc', bool('alert-encrypted')),
+      alertMacros: bool('alert-macros'),
+    },
     limits,
     exclude: strs('exclude').map((p) => PathPattern.compile(p)),
     excludeDir: strs('exclude-dir').map((p) => PathPattern.compile(p)),
@@ -900,7 +909,7 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
   const readFile = deps.readFile ?? defaultReadFile;
   const canRead = deps.canRead ?? defaultCanRead;
   const loadedEngine = engine;
-  const callOpts = (name: string): ScanCallOptions => ({ name, limits: cfg.limits, allmatch: cfg.allmatch, alertExceedsMax: cfg.alertExceedsMax });
+  const callOpts = (name: string): ScanCallOptions => ({ name, limits: cfg.limits, allmatch: cfg.allmatch, alertExceedsMax: cfg.alertExceedsMax, unpack: cfg.unpack });
 
   const scanBytes = async (bytes: Uint8Array, name: string): Promise<EngineScanResult> =>
     pool ? pool.run({ bytes, opts: callOpts(name) }, transferable(bytes)) : loadedEngine.scan(bytes, callOpts(name));
@@ -1020,6 +1029,11 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
       detections = r.detections;
       verdict = r.verdict;
       reason = r.reason;
+      // A layer a limit stopped leaves the file not wholly scanned: never reported clean.
+      if (verdict === 'clean' && r.limits && r.limits.length > 0) {
+        verdict = 'not-scanned';
+        reason = r.limits.map((l) => `${l.limit}${l.layer.length > 0 ? ` (${l.layer.join('/')})` : ''}`).join(', ');
+      }
       st.bytesScanned += r.bytesScanned;
       st.blocks += r.scannedBlocks ?? Math.floor(r.bytesScanned / 4096);
     }

@@ -15,23 +15,19 @@ import { usesBoyerMoore } from '../signatures/clamav/bodysig.js';
 import { BodyDatabase } from './bodydb.js';
 import { scanLayerCounted, wholeSource, type Source, type EnginePorts, type HashHit, type HashPort, type TypeInfo } from './scanner.js';
 import type { Detection, ScanResult } from './result.js';
-import { detectFileType, matchTypeSignatures, scanPasses } from '../formats/filetype.js';
+import { detectFileType, findEmbeddedTypes, matchTypeSignatures, scanPasses } from '../formats/filetype.js';
 import { normaliseText, scriptScanBlocks, scriptNormalisationApplies } from './textnorm.js';
 import { SCAN_WINDOW } from './scanner.js';
 import { LogicalSignatures } from './logical.js';
 import { HashIndex, HashIndexBuilder } from './hashindex.js';
 import { YaraRules } from './yaraport.js';
-import { gunzipLayer } from '../formats/gzip.js';
-import { tarLayers } from '../formats/untar.js';
-import { extractEntry, extractLocalEntry, readZip } from '../formats/zip.js';
+import { CONTAINERS, EMBEDDED } from '../formats/registry.js';
+import { DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
+import type { ClType } from '../formats/cltypes.js';
 import type { AtomSource } from './atoms.js';
 
 /** Layers this small are never scanned, as in ClamAV. */
 const TINY_FILE = 5;
-/** The signature of a ZIP local file header. */
-const ZIP_LOCAL = Buffer.from('PK\x03\x04', 'latin1');
-/** Types ClamAV does not search for embedded files (archives it opens itself). */
-const NO_EMBEDDED_SCAN = new Set(['CL_TYPE_GZ', 'CL_TYPE_ZIP', 'CL_TYPE_ZIPSFX', 'CL_TYPE_ARJSFX', 'CL_TYPE_RARSFX', 'CL_TYPE_EGGSFX', 'CL_TYPE_CABSFX', 'CL_TYPE_7ZSFX', 'CL_TYPE_OLD_TAR', 'CL_TYPE_POSIX_TAR', 'CL_TYPE_CPIO_OLD']);
 
 /** The hash index as the scanner's port: ClamAV reports at most one exact-size and one wildcard match per algorithm. */
 class IndexPort implements HashPort {
@@ -78,6 +74,10 @@ export interface ScanOptions {
   maxScanSize?: number;
   /** Layers of one file, itself included (ClamAV's MaxFiles); 0 for no limit. */
   maxFiles?: number;
+  /** Alert the first limit met as `Heuristics.Limits.Exceeded.<Limit>` (ClamAV's AlertExceedsMax). */
+  alertExceedsMax?: boolean;
+  /** Heuristic switches of the container readers (ClamAV's defaults when absent). */
+  unpack?: Partial<UnpackOptions>;
   /** `scanFile`: stream files larger than this many bytes (default `ENGINE_LIMITS.wholeFileRead`). */
   streamAbove?: number;
 }
@@ -172,27 +172,43 @@ export class Engine {
     }
   }
 
-  private scanSource(src: Source, opts: ScanOptions, depth = 0, budget: LayerBudget = { files: 0, size: 0 }): ScanResult & { scannedBlocks: number } {
+  private scanSource(src: Source, opts: ScanOptions, depth = 0, budget: LayerBudget = newBudget(), forcedType?: string): LayerResult {
+    const top = depth === 0;
     // ClamAV does not look at files of 5 bytes or fewer at all (no hash, no pattern).
     if (src.size <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
     // Each layer counts against the file's limits before it is scanned (ClamAV's cli_updatelimits).
     const hit = overLimit(src.size, budget, opts);
-    if (hit) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
-    budget.files++;
-    budget.size += src.size;
-    return this.scanLayers(src, opts, depth, budget);
+    let result: LayerResult;
+    if (hit) {
+      this.limitReached(hit, opts, budget);
+      result = { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+    } else {
+      budget.files++;
+      budget.size += src.size;
+      result = this.scanLayers(src, opts, depth, budget, forcedType);
+    }
+    return top ? finish(result, budget, opts) : result;
   }
 
-  private scanLayers(src: Source, opts: ScanOptions, depth: number, budget: LayerBudget): ScanResult & { scannedBlocks: number } {
+  /** A limit stopped a layer: noted for the result, and alerted once per file with `alertExceedsMax` (ClamAV's `limit_exceeded`). */
+  private limitReached(limit: string, opts: ScanOptions, budget: LayerBudget): void {
+    budget.limits.push({ layer: opts.layer ?? [], limit });
+    if (budget.limitAlerted) return;
+    budget.limitAlerted = true;
+    if (opts.alertExceedsMax) budget.pua.push({ name: `Heuristics.Limits.Exceeded.${limit}`, kind: 'limit', layer: opts.layer ?? [] });
+  }
+
+  private scanLayers(src: Source, opts: ScanOptions, depth: number, budget: LayerBudget, forcedType?: string): LayerResult {
     // Containers are opened first and their layers scanned, then the container's own bytes (ClamAV's order).
     // The layer's type, detected once for the container checks and the scan passes.
-    const detected = src.whole ? detectFileType(src.whole) : undefined;
-    const type = src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
-    const inner = src.whole && type ? this.scanContainer(src.whole, type, opts, depth, budget) : undefined;
+    const detected = forcedType ?? (src.whole ? detectFileType(src.whole) : undefined);
+    const type = !forcedType && src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
+    const reader = src.whole && type ? CONTAINERS.get(type as ClType) : undefined;
+    const inner = reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts)), opts, depth, budget) : undefined;
     if (inner && inner.detections.length > 0 && !opts.allmatch) return inner;
     const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(detected ? { type: detected } : {}) });
-    // ZIP entries found inside other data (self-extractors), after the layer's own bytes.
-    const embedded = src.whole && type && !inner && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbeddedZips(src.whole, type, opts, depth, budget) : undefined;
+    // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
+    const embedded = src.whole && type && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbedded(src.whole, type, opts, depth, budget) : undefined;
     const detections: Detection[] = [...(inner?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? [])];
     const innerBytes = (inner?.bytesScanned ?? 0) + (embedded?.bytesScanned ?? 0);
     const innerBlocks = (inner?.scannedBlocks ?? 0) + (embedded?.scannedBlocks ?? 0);
@@ -202,61 +218,70 @@ export class Engine {
     return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: src.size + innerBytes, scannedBlocks: scan.scannedBlocks + innerBlocks };
   }
 
+  private unpackContext(opts: ScanOptions): UnpackContext {
+    return {
+      limits: {
+        maxFileSize: opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize,
+        maxFiles: opts.maxFiles ?? DEFAULT_LIMITS.maxFiles,
+        maxScanSize: opts.maxScanSize ?? DEFAULT_LIMITS.maxScanSize,
+      },
+      options: { ...DEFAULT_UNPACK_OPTIONS, ...opts.unpack },
+    };
+  }
+
   /**
-   * ClamAV's "embedded ZIP" scan: in a layer that is not itself an archive, every `PK\3\4` starts
-   * a ZIP entry read from its local header alone, scanned as a layer of its own; undefined when no
-   * entry could be read.
+   * ClamAV's embedded-type scan: the types its raw scan found inside a layer that is not itself an
+   * archive (ZIP entries, cabinets, installers…), each read from its offset by the reader of that
+   * type, after the layer's own scan; undefined when nothing could be read.
    */
-  private scanEmbeddedZips(bytes: Uint8Array, type: string, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult | undefined {
-    if (NO_EMBEDDED_SCAN.has(type) || !this.belowRecursionLimit(opts, depth)) return undefined;
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const maxFileSize = opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize;
-    function* entries(): Generator<{ name: string; data: Uint8Array }> {
-      for (let at = buf.indexOf(ZIP_LOCAL); at !== -1; at = buf.indexOf(ZIP_LOCAL, at + 1)) {
-        const data = extractLocalEntry(bytes, at, maxFileSize);
-        if (data) yield { name: `zip@${at}`, data };
-      }
+  private scanEmbedded(bytes: Uint8Array, type: string, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult | undefined {
+    if (EMBEDDED.size === 0) return undefined;
+    const found = findEmbeddedTypes(bytes, type, opts.maxFiles ?? DEFAULT_LIMITS.maxFiles).filter((f) => f.offset > 0 && EMBEDDED.has(f.type));
+    if (found.length === 0) return undefined;
+    const ctx = this.unpackContext(opts);
+    function* items(): Generator<UnpackItem> {
+      for (const f of found) yield* EMBEDDED.get(f.type)!(bytes, f.offset, ctx);
     }
-    const r = this.scanChildren(entries(), opts, depth, budget);
-    return r.count > 0 ? r.result : undefined;
+    const r = this.openContainer(items(), opts, depth, budget);
+    return r.detections.length > 0 || r.bytesScanned > 0 ? r : undefined;
   }
 
-  /** The layers inside a container (gzip, tar, zip), scanned; undefined when the layer is not one. */
-  private scanContainer(bytes: Uint8Array, type: string, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult | undefined {
-    if (type !== 'CL_TYPE_GZ' && type !== 'CL_TYPE_POSIX_TAR' && type !== 'CL_TYPE_OLD_TAR' && type !== 'CL_TYPE_ZIP') return undefined;
-    if (!this.belowRecursionLimit(opts, depth)) return undefined;
-    const maxFileSize = opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize;
-    let children: { name: string; data: Uint8Array }[];
-    if (type === 'CL_TYPE_GZ') {
-      const out = gunzipLayer(bytes, maxFileSize);
-      if (!('data' in out)) return undefined;
-      children = [{ name: 'gzip', data: out.data }];
-    } else if (type === 'CL_TYPE_ZIP') {
-      children = zipLayers(bytes, maxFileSize);
-    } else {
-      children = tarLayers(bytes, type === 'CL_TYPE_POSIX_TAR').map((data, k) => ({ name: `tar${String(k).padStart(2, '0')}`, data }));
-    }
-    return this.scanChildren(children, opts, depth, budget).result;
-  }
-
-  /** A layer at the recursion limit is not scanned at all (ClamAV refuses to push it). */
-  private belowRecursionLimit(opts: ScanOptions, depth: number): boolean {
-    return depth + 1 < (opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion);
-  }
-
-  /** Scans child layers in order (the first detection ends it unless allmatch); `count` is how many were taken. */
-  private scanChildren(children: Iterable<{ name: string; data: Uint8Array }>, opts: ScanOptions, depth: number, budget: LayerBudget): { result: LayerResult; count: number } {
+  /**
+   * Scans a container's items in order: child layers one level deeper (the first detection ends it
+   * unless allmatch), limits noted, heuristic alerts held as potentially unwanted. A container at the
+   * recursion limit is not opened at all (ClamAV refuses to push its children).
+   */
+  private openContainer(items: Iterable<UnpackItem>, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult {
     const detections: Detection[] = [];
-    let bytesScanned = 0, scannedBlocks = 0, count = 0;
-    for (const child of children) {
-      count++;
-      const r = this.scanSource(wholeSource(child.data), { ...opts, layer: [...(opts.layer ?? []), child.name] }, depth + 1, budget);
+    let bytesScanned = 0, scannedBlocks = 0;
+    const atLimit = !this.belowRecursionLimit(opts, depth);
+    for (const item of items) {
+      if (isAlert(item)) {
+        if (item.alert.startsWith('Heuristics.') || item.alert.startsWith('PUA.')) budget.pua.push({ name: item.alert, kind: 'heuristic', layer: opts.layer ?? [], ...(item.offset !== undefined ? { offset: item.offset } : {}) });
+        else detections.push({ name: item.alert, kind: 'heuristic', layer: opts.layer ?? [] });
+        continue;
+      }
+      const layer = [...(opts.layer ?? []), item.name];
+      if (atLimit) {
+        this.limitReached(LIMIT_NAMES.maxRecursion, { ...opts, layer }, budget);
+        break;
+      }
+      if (isLimited(item)) {
+        this.limitReached(item.limit, { ...opts, layer }, budget);
+        continue;
+      }
+      const r = this.scanSource(wholeSource(item.data), { ...opts, layer }, depth + 1, budget, item.type);
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;
       scannedBlocks += r.scannedBlocks;
       if (detections.length > 0 && !opts.allmatch) break;
     }
-    return { result: { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned, scannedBlocks }, count };
+    return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned, scannedBlocks };
+  }
+
+  /** Whether a container's children (one level deeper) may be scanned: ClamAV refuses to push a layer at the limit. */
+  private belowRecursionLimit(opts: ScanOptions, depth: number): boolean {
+    return depth + 1 < (opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion);
   }
 
   get allowIndex(): HashIndex { return this.allow; }
@@ -285,8 +310,31 @@ export class Engine {
 /** A layer's scan result with ClamAV's count of scanned blocks. */
 type LayerResult = ScanResult & { scannedBlocks: number };
 
-/** What the layers of one file have used of its limits. */
-interface LayerBudget { files: number; size: number }
+/** What the layers of one file have used of its limits, the limits met, and the alerts held until the end. */
+interface LayerBudget {
+  files: number;
+  size: number;
+  /** Each layer a limit stopped, with the limit's name. */
+  limits: { layer: string[]; limit: string }[];
+  /** Set once a limit was alerted (ClamAV alerts the first only). */
+  limitAlerted: boolean;
+  /** Potentially unwanted alerts (heuristics, limits): reported only when no signature matched, or with allmatch. */
+  pua: Detection[];
+}
+
+function newBudget(): LayerBudget {
+  return { files: 0, size: 0, limits: [], limitAlerted: false, pua: [] };
+}
+
+/** The file's result: held alerts lose to signatures unless allmatch; limits met are listed. */
+function finish(r: LayerResult, budget: LayerBudget, opts: ScanOptions): LayerResult {
+  let detections = r.detections;
+  if (budget.pua.length > 0) {
+    if (opts.allmatch) detections = [...detections, ...budget.pua];
+    else if (detections.length === 0) detections = [budget.pua[0]!];
+  }
+  return { ...r, verdict: detections.length > 0 ? 'infected' : r.verdict, detections, ...(budget.limits.length > 0 ? { limits: budget.limits } : {}) };
+}
 
 /** ClamAV's checks before a layer is scanned: scan size first, then file size, then file count. */
 function overLimit(size: number, budget: LayerBudget, opts: ScanOptions): string | undefined {
@@ -297,31 +345,6 @@ function overLimit(size: number, budget: LayerBudget, opts: ScanOptions): string
   if (maxFileSize > 0 && maxFileSize < size) return LIMIT_NAMES.maxFileSize;
   if (maxFiles > 0 && budget.files >= maxFiles) return LIMIT_NAMES.maxFiles;
   return undefined;
-}
-
-/**
- * The files of a ZIP as ClamAV's unzip gives them: the central directory's entries in the order of
- * their local headers, a repeated entry (same header, same size) once, directories, encrypted
- * entries and methods other than stored and deflate left out. ClamAV takes the directory's offsets
- * as written: an archive whose offsets only work shifted (bytes prepended) gives nothing here, and
- * without a central directory nothing is extracted (ClamAV's walk of local headers does not run
- * then); such files are reached through the embedded-ZIP scan instead.
- */
-function zipLayers(bytes: Uint8Array, maxFileSize: number): { name: string; data: Uint8Array }[] {
-  const listing = readZip(bytes, { maxFiles: DEFAULT_LIMITS.maxFiles }, { localScan: 'never' });
-  if (listing.prefixBytes > 0) return [];
-  const entries = listing.entries.filter((e) => e.source === 'central').sort((x, y) => x.localHeaderOffset - y.localHeaderOffset);
-  const out: { name: string; data: Uint8Array }[] = [];
-  let prev: (typeof entries)[number] | undefined;
-  for (const e of entries) {
-    const duplicate = prev && prev.localHeaderOffset === e.localHeaderOffset && prev.compressedSize === e.compressedSize;
-    prev = e;
-    if (duplicate || e.encrypted || e.isDirectory) continue;
-    const r = extractEntry(bytes, e, { maxEntrySize: maxFileSize });
-    const data = 'data' in r ? r.data : r.data;
-    if (data) out.push({ name: e.name.text, data });
-  }
-  return out;
 }
 
 /** Whether a compiled body holds exactly these YARA atom entries (a cache from other rules or another version does not). */

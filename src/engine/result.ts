@@ -28,6 +28,8 @@ export interface ScanResult {
   detections: Detection[];
   /** Why the file was not scanned (`MaxFileSize`, `read error: …`), when `verdict` is `not-scanned`. */
   reason?: string;
+  /** Layers a scan limit stopped (not scanned), with the limit's name (`MaxFileSize`…). */
+  limits?: { layer: string[]; limit: string }[];
   /** Bytes fed to the matcher, all layers together. */
   bytesScanned: number;
 }

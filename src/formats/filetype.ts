@@ -1244,3 +1244,96 @@ export function scanPasses(type: string, rawFoundType?: string, opts: ScanPassOp
   if (type === 'CL_TYPE_BINARY_DATA' || type === 'CL_TYPE_PYTHON_COMPILED') return [raw, { input: 'raw', targets: [14, 0] }];
   return [raw];
 }
+
+// ───────────────────────────── embedded types ─────────────────────────────
+
+/** A type found inside a layer during its raw scan (ClamAV's `ftoffset` list). */
+export interface EmbeddedType {
+  type: ClType;
+  /** Where the match starts in the layer. */
+  offset: number;
+}
+
+/** ClamAV keeps at most this many embedded types per layer, ZIP entries aside (MAX_EMBEDDED_OBJ). */
+export const MAX_EMBEDDED_OBJ = 10;
+
+/** The literal bytes of a part's static run (what a native search can look for), and where they start in the part. */
+function staticRun(part: Part): { bytes: Buffer; at: number } {
+  const out: number[] = [];
+  for (let k = part.prefix; k < part.elems.length; k++) {
+    const e = part.elems[k]!;
+    if (e.set || e.mask !== 0xff) break;
+    out.push(e.value);
+  }
+  return { bytes: Buffer.from(out), at: part.prefix };
+}
+
+interface EmbeddedSig { sig: TypeSignature; run: { bytes: Buffer; at: number } }
+const embeddedCache = new WeakMap<CompiledFtm, EmbeddedSig[]>();
+
+/**
+ * The types ClamAV's raw scan records inside a layer (`ac_addtype`): self-extractors and installers
+ * (every type from CL_TYPE_SFX on), and PE headers inside PE and OLE2 layers. Each is reported at
+ * the offset where its match starts, in file order; at most `MAX_EMBEDDED_OBJ` of them, except ZIP
+ * entries, which are kept up to `maxFiles`. A type with an anchored offset or a `relative` one is
+ * not an embedded type. Layers ClamAV does not search (archives it opens itself) give none.
+ */
+export function findEmbeddedTypes(buf: Uint8Array, layerType: string, maxFiles: number, table: CompiledFtm = builtinFtm()): EmbeddedType[] {
+  if (EMBEDDED_EXCLUDED.has(layerType)) return [];
+  let sigs = embeddedCache.get(table);
+  if (!sigs) {
+    sigs = table.signatures
+      .filter((s) => (code(s.type) >= T.SFX || s.type === 'CL_TYPE_MSEXE') && s.type !== 'CL_TYPE_IGNORED' && s.offset.kind === 'any')
+      .map((sig) => ({ sig, run: staticRun(sig.parts[0]!) }))
+      .filter((s) => s.run.bytes.length >= 2);
+    embeddedCache.set(table, sigs);
+  }
+  const hay = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const lt = isClType(layerType) ? code(layerType) : T.ANY;
+  const found: EmbeddedType[] = [];
+  for (const { sig, run } of sigs) {
+    if (sig.type === 'CL_TYPE_MSEXE' && !(layerType === 'CL_TYPE_MSEXE' || layerType === 'CL_TYPE_ZIP' || layerType === 'CL_TYPE_MSOLE2')) continue;
+    const rt = code(sig.requiredType);
+    if (rt !== T.ANY && rt !== lt) continue;
+    const first = sig.parts[0]!;
+    const cap = sig.type === 'CL_TYPE_ZIPSFX' ? (maxFiles > 0 ? maxFiles + 1 : Infinity) : MAX_EMBEDDED_OBJ;
+    let kept = 0;
+    for (let at = hay.indexOf(run.bytes); at !== -1 && kept < cap; at = hay.indexOf(run.bytes, at + 1)) {
+      const start = at - run.at;
+      if (!partMatchesAt(first, buf, buf.length, start)) continue;
+      if (!laterPartsMatch(sig, buf, start + first.elems.length)) continue;
+      found.push({ type: sig.type, offset: start });
+      kept++;
+    }
+  }
+  found.sort((a, b) => a.offset - b.offset);
+  const out: EmbeddedType[] = [];
+  let others = 0;
+  for (const f of found) {
+    if (f.type !== 'CL_TYPE_ZIPSFX') {
+      if (out.length >= MAX_EMBEDDED_OBJ || others >= MAX_EMBEDDED_OBJ) continue;
+      others++;
+    } else if (maxFiles > 0 && out.length > maxFiles) continue;
+    out.push(f);
+  }
+  return out;
+}
+
+/** The parts after the first, each within its gap of the previous part's end (first fit). */
+function laterPartsMatch(sig: TypeSignature, buf: Uint8Array, end: number): boolean {
+  for (let p = 1; p < sig.parts.length; p++) {
+    const part = sig.parts[p]!;
+    const lo = end + part.minDist;
+    const hi = part.maxDist ? end + part.maxDist : buf.length;
+    let hit = -1;
+    for (let s = lo; s <= hi && s + part.elems.length <= buf.length; s++) {
+      if (partMatchesAt(part, buf, buf.length, s)) { hit = s; break; }
+    }
+    if (hit < 0) return false;
+    end = hit + part.elems.length;
+  }
+  return true;
+}
+
+/** Layer types whose raw scan does not look for embedded types (ClamAV's `scanraw`: archives it opens itself). */
+const EMBEDDED_EXCLUDED: ReadonlySet<string> = new Set(['CL_TYPE_GZ', 'CL_TYPE_CPIO_OLD', 'CL_TYPE_ZIP', 'CL_TYPE_ZIPSFX', 'CL_TYPE_ARJSFX', 'CL_TYPE_RARSFX', 'CL_TYPE_EGGSFX', 'CL_TYPE_CABSFX', 'CL_TYPE_7ZSFX', 'CL_TYPE_OLD_TAR', 'CL_TYPE_POSIX_TAR']);

@@ -13,6 +13,7 @@
  */
 
 import type { ScanLimits } from '../core/limits.js';
+import type { UnpackOptions } from '../formats/unpack.js';
 import type { ScanResult } from '../engine/result.js';
 
 export interface LoadOptions {
@@ -33,6 +34,8 @@ export interface ScanCallOptions {
   allmatch: boolean;
   /** `--alert-exceeds-max`: turn the first limit hit into `Heuristics.Limits.Exceeded.<Name>`. */
   alertExceedsMax: boolean;
+  /** Heuristic switches of the container readers (`--heuristic-alerts`, `--alert-encrypted*`, `--alert-macros`); defaults when absent. */
+  unpack?: Partial<UnpackOptions>;
 }
 
 /**

@@ -1,0 +1,157 @@
+/**
+ * The shape every container reader gives the engine: child layers, limits met and heuristic alerts.
+ *
+ * In: the bytes of one layer typed as a container (`CL_TYPE_*`), and the limits of the scan. Out:
+ * an iterable of items, produced lazily so that the engine can stop at the first detection without
+ * extracting the rest:
+ * - a child layer (`{ name, data }`), scanned by the engine as a file of its own (typed again,
+ *   opened again when it is a container), unless `type` says what ClamAV scans it as;
+ * - a child a limit stopped (`{ name, limit }`): not scanned, reported as `not-scanned: <limit>`
+ *   and, with `--alert-exceeds-max`, alerted as `Heuristics.Limits.Exceeded.<limit>`;
+ * - a heuristic alert (`{ alert }`), such as `Heuristics.Encrypted.Zip`.
+ *
+ * Readers never throw on bad input: damage ends the listing where ClamAV's reader would stop.
+ * Every decompressor writes at most `limits.maxFileSize` bytes of one child (a bomb is cut there).
+ */
+import type { ClType } from './cltypes.js';
+
+export interface UnpackLimits {
+  /** A child larger than this is not extracted (ClamAV MaxFileSize); decompression stops here. */
+  maxFileSize: number;
+  /** Children per top-level file (ClamAV MaxFiles); 0 for no limit. The engine counts them too. */
+  maxFiles: number;
+  /** Bytes of all layers of a top-level file (ClamAV MaxScanSize); 0 for no limit. */
+  maxScanSize: number;
+}
+
+export interface UnpackOptions {
+  /** ClamAV's HeuristicAlerts (default on): e.g. `Heuristics.Zip.OverlappingFiles`. */
+  heuristicAlerts: boolean;
+  /** AlertEncryptedArchive (default off): `Heuristics.Encrypted.Zip`, `.RAR`, `.7Zip`. */
+  alertEncryptedArchive: boolean;
+  /** AlertEncryptedDoc (default off): `Heuristics.Encrypted.PDF`. */
+  alertEncryptedDoc: boolean;
+  /** AlertOLE2Macros (default off): `Heuristics.OLE2.ContainsMacros.VBA`. */
+  alertMacros: boolean;
+}
+
+export const DEFAULT_UNPACK_OPTIONS: Readonly<UnpackOptions> = Object.freeze({
+  heuristicAlerts: true,
+  alertEncryptedArchive: false,
+  alertEncryptedDoc: false,
+  alertMacros: false,
+});
+
+export interface UnpackContext {
+  limits: UnpackLimits;
+  options: UnpackOptions;
+}
+
+/** Names ClamAV gives its limits (`Heuristics.Limits.Exceeded.<name>`). */
+export type LimitName = 'MaxFileSize' | 'MaxScanSize' | 'MaxFiles' | 'MaxRecursion' | 'MaxScanTime' | 'MaxEmbeddedPE';
+
+export interface ChildLayer {
+  /** The member's name as stored (path separators kept), or a made-up one such as `gzip` or `zip@120`. */
+  name: string;
+  data: Uint8Array;
+  /** The type ClamAV scans this child as when the container decides it (VBA code, PDF JavaScript…); typed from its bytes otherwise. */
+  type?: ClType;
+}
+
+export interface LimitedChild {
+  name: string;
+  limit: LimitName;
+  /** The child's size as declared, when known. */
+  size?: number;
+}
+
+export interface HeuristicAlert {
+  /** The detection name, e.g. `Heuristics.Zip.OverlappingFiles`. */
+  alert: string;
+  /** Where in the layer the reason for it was seen, when there is one place. */
+  offset?: number;
+}
+
+export type UnpackItem = ChildLayer | LimitedChild | HeuristicAlert;
+
+/** A reader of one container type: the layer's bytes → its items, lazily. */
+export type Unpacker = (bytes: Uint8Array, ctx: UnpackContext) => Iterable<UnpackItem>;
+
+/**
+ * A reader of a container found inside another layer (self-extractors, installers appended to a
+ * PE, a PDF inside a file): `offset` is where the embedded type's magic was found.
+ */
+export type EmbeddedUnpacker = (bytes: Uint8Array, offset: number, ctx: UnpackContext) => Iterable<UnpackItem>;
+
+/** What a family of readers contributes: readers by the `CL_TYPE_*` they open. */
+export interface UnpackerFamily {
+  /** Readers of layers typed as these types. */
+  containers: Partial<Record<ClType, Unpacker>>;
+  /** Readers of these types found at an offset inside another layer during its raw scan. */
+  embedded?: Partial<Record<ClType, EmbeddedUnpacker>>;
+}
+
+export const isChild = (i: UnpackItem): i is ChildLayer => 'data' in i;
+export const isLimited = (i: UnpackItem): i is LimitedChild => 'limit' in i;
+export const isAlert = (i: UnpackItem): i is HeuristicAlert => 'alert' in i;
+
+/**
+ * A bounded output buffer for decompressors: grows as bytes are written and refuses to pass
+ * `limit` (the caller then stops and reports the child as limited).
+ */
+export class BoundedOutput {
+  private buf: Uint8Array;
+  length = 0;
+  /** Set once a write was refused because it would pass the limit. */
+  overflowed = false;
+  constructor(readonly limit: number, initial = 64 * 1024) {
+    this.buf = new Uint8Array(Math.max(16, Math.min(initial, limit)));
+  }
+  private grow(need: number): boolean {
+    if (need > this.limit) { this.overflowed = true; return false; }
+    if (need <= this.buf.length) return true;
+    let size = this.buf.length;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(Math.min(size, this.limit));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    return true;
+  }
+  /** Appends one byte; false (and nothing written) when the limit is reached. */
+  byte(b: number): boolean {
+    if (this.length >= this.buf.length && !this.grow(this.length + 1)) return false;
+    this.buf[this.length++] = b;
+    return true;
+  }
+  /** Appends bytes; writes what fits under the limit and returns false when not all did. */
+  bytes(src: Uint8Array): boolean {
+    const room = this.limit - this.length;
+    const n = Math.min(room, src.length);
+    if (n > 0) {
+      this.grow(this.length + n);
+      this.buf.set(src.subarray(0, n), this.length);
+      this.length += n;
+    }
+    if (n < src.length) { this.overflowed = true; return false; }
+    return true;
+  }
+  /** Copies `len` bytes from `dist` back (LZ77 match); false when the limit is reached or `dist` reaches before the start. */
+  copy(dist: number, len: number): boolean {
+    if (dist <= 0 || dist > this.length) return false;
+    if (this.length + len > this.buf.length && !this.grow(this.length + len)) {
+      len = this.limit - this.length;
+      this.overflowed = true;
+      for (let i = 0; i < len; i++) { this.buf[this.length] = this.buf[this.length - dist]!; this.length++; }
+      return false;
+    }
+    const b = this.buf;
+    let at = this.length;
+    for (let i = 0; i < len; i++, at++) b[at] = b[at - dist]!;
+    this.length = at;
+    return true;
+  }
+  /** Byte `dist` back from the end (1 = the last byte written). */
+  back(dist: number): number { return this.buf[this.length - dist] ?? 0; }
+  /** The bytes written so far (a view, valid until the next write). */
+  view(): Uint8Array { return this.buf.subarray(0, this.length); }
+}
