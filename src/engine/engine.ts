@@ -267,7 +267,8 @@ export class Engine {
         break;
       }
       if (isLimited(item)) {
-        this.limitReached(item.limit, { ...opts, layer }, budget);
+        // The size a reader gives is checked as ClamAV checks it (scan size before file size).
+        this.limitReached((item.size !== undefined ? overLimit(item.size, budget, opts) : undefined) ?? item.limit, { ...opts, layer }, budget);
         continue;
       }
       const r = this.scanSource(wholeSource(item.data), { ...opts, layer }, depth + 1, budget, item.type);

@@ -15,6 +15,8 @@ import { extractEntry, extractLocalEntry, readZip } from './zip.js';
 function* gzipItems(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {
   const out = gunzipLayer(bytes, ctx.limits.maxFileSize);
   if ('data' in out) yield { name: 'gzip', data: out.data };
+  // ClamAV writes until its limits stop it, then finds the output too large to scan.
+  else if (out.error === 'limit') yield { name: 'gzip', limit: 'MaxFileSize', size: ctx.limits.maxFileSize + 1 };
 }
 
 function tarItems(posix: boolean) {
