@@ -21,6 +21,8 @@ export interface ScanLimits {
   maxScanTime: number;
   /** Files larger than this skip PCRE subsignatures (PCREMaxFileSize, 100 MiB). */
   pcreMaxFileSize: number;
+  /** A PE found inside another layer is scanned only when the rest of the layer is this size or less (MaxEmbeddedPE, 40 MiB). */
+  maxEmbeddedPE: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ScanLimits> = Object.freeze({
@@ -30,6 +32,7 @@ export const DEFAULT_LIMITS: Readonly<ScanLimits> = Object.freeze({
   maxFiles: 10000,
   maxScanTime: 120000,
   pcreMaxFileSize: 100 * 1024 * 1024,
+  maxEmbeddedPE: 40 * 1024 * 1024,
 });
 
 /** ClamAV's name for each limit, used in `Heuristics.Limits.Exceeded.<Name>`. */
@@ -40,6 +43,7 @@ export const LIMIT_NAMES: Readonly<Record<keyof ScanLimits, string>> = Object.fr
   maxFiles: 'MaxFiles',
   maxScanTime: 'MaxScanTime',
   pcreMaxFileSize: 'PCREMaxFileSize',
+  maxEmbeddedPE: 'MaxEmbeddedPE',
 });
 
 /**

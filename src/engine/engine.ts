@@ -22,6 +22,7 @@ import { LogicalSignatures } from './logical.js';
 import { HashIndex, HashIndexBuilder } from './hashindex.js';
 import { YaraRules } from './yaraport.js';
 import { CONTAINERS, EMBEDDED } from '../formats/registry.js';
+import { parsePe, peClamavView } from '../formats/pe.js';
 import { DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
 import type { ClType } from '../formats/cltypes.js';
 import type { AtomSource } from './atoms.js';
@@ -74,6 +75,10 @@ export interface ScanOptions {
   maxScanSize?: number;
   /** Layers of one file, itself included (ClamAV's MaxFiles); 0 for no limit. */
   maxFiles?: number;
+  /** A PE inside another layer is scanned only when the rest of the layer is this size or less (MaxEmbeddedPE). */
+  maxEmbeddedPE?: number;
+  /** Milliseconds for one file, its layers together; 0 for no limit (MaxScanTime). */
+  maxScanTime?: number;
   /** Alert the first limit met as `Heuristics.Limits.Exceeded.<Limit>` (ClamAV's AlertExceedsMax). */
   alertExceedsMax?: boolean;
   /** Heuristic switches of the container readers (ClamAV's defaults when absent). */
@@ -177,10 +182,14 @@ export class Engine {
     // ClamAV does not look at files of 5 bytes or fewer at all (no hash, no pattern).
     if (src.size <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
     // Each layer counts against the file's limits before it is scanned (ClamAV's cli_updatelimits).
-    const hit = overLimit(src.size, budget, opts);
+    if (top) {
+      const ms = opts.maxScanTime ?? DEFAULT_LIMITS.maxScanTime;
+      budget.deadline = ms > 0 ? Date.now() + ms : Infinity;
+    }
+    const hit = this.timeIsUp(opts, budget) ? LIMIT_NAMES.maxScanTime : overLimit(src.size, budget, opts);
     let result: LayerResult;
     if (hit) {
-      this.limitReached(hit, opts, budget);
+      if (hit !== LIMIT_NAMES.maxScanTime) this.limitReached(hit, opts, budget);
       result = { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
     } else {
       budget.files++;
@@ -188,6 +197,15 @@ export class Engine {
       result = this.scanLayers(src, opts, depth, budget, forcedType);
     }
     return top ? finish(result, budget, opts) : result;
+  }
+
+  /** Whether the file's scan time is over; the first time, the limit is noted (ClamAV aborts the scan). */
+  private timeIsUp(opts: ScanOptions, budget: LayerBudget): boolean {
+    if (budget.timedOut) return true;
+    if (Date.now() <= budget.deadline) return false;
+    budget.timedOut = true;
+    this.limitReached(LIMIT_NAMES.maxScanTime, opts, budget);
+    return true;
   }
 
   /** A limit stopped a layer: noted for the result, and alerted once per file with `alertExceedsMax` (ClamAV's `limit_exceeded`). */
@@ -235,15 +253,36 @@ export class Engine {
    * type, after the layer's own scan; undefined when nothing could be read.
    */
   private scanEmbedded(bytes: Uint8Array, type: string, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult | undefined {
-    if (EMBEDDED.size === 0) return undefined;
-    const found = findEmbeddedTypes(bytes, type, opts.maxFiles ?? DEFAULT_LIMITS.maxFiles).filter((f) => f.offset > 0 && EMBEDDED.has(f.type));
+    const found = findEmbeddedTypes(bytes, type, opts.maxFiles ?? DEFAULT_LIMITS.maxFiles).filter((f) => f.offset > 0 && (EMBEDDED.has(f.type) || f.type === 'CL_TYPE_MSEXE'));
     if (found.length === 0) return undefined;
     const ctx = this.unpackContext(opts);
-    function* items(): Generator<UnpackItem> {
-      for (const f of found) yield* EMBEDDED.get(f.type)!(bytes, f.offset, ctx);
+    const maxEmbeddedPE = opts.maxEmbeddedPE ?? DEFAULT_LIMITS.maxEmbeddedPE;
+    const detections: Detection[] = [];
+    let bytesScanned = 0, scannedBlocks = 0, any = false;
+    for (const f of found) {
+      // The embedded data is a layer of its own (ClamAV pushes a view from the offset), its files one deeper.
+      if (!this.belowRecursionLimit(opts, depth)) break;
+      let items: Iterable<UnpackItem>;
+      let last = false;
+      if (f.type === 'CL_TYPE_MSEXE') {
+        // A PE header at the offset: the rest of the layer is scanned as a file; later PEs are reached from it.
+        if (bytes.length - f.offset > maxEmbeddedPE) continue;
+        const rest = bytes.subarray(f.offset);
+        const pe = parsePe(rest).pe;
+        if (!pe || !peClamavView(pe).ok) continue;
+        items = [{ name: `pe@${f.offset}`, data: rest }];
+        last = true;
+      } else {
+        items = EMBEDDED.get(f.type)!(bytes, f.offset, ctx);
+      }
+      const r = this.openContainer(items, opts, depth + 1, budget);
+      any ||= r.bytesScanned > 0 || r.detections.length > 0;
+      detections.push(...r.detections);
+      bytesScanned += r.bytesScanned;
+      scannedBlocks += r.scannedBlocks;
+      if ((detections.length > 0 && !opts.allmatch) || last || budget.timedOut) break;
     }
-    const r = this.openContainer(items(), opts, depth, budget);
-    return r.detections.length > 0 || r.bytesScanned > 0 ? r : undefined;
+    return any ? { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned, scannedBlocks } : undefined;
   }
 
   /**
@@ -256,6 +295,7 @@ export class Engine {
     let bytesScanned = 0, scannedBlocks = 0;
     const atLimit = !this.belowRecursionLimit(opts, depth);
     for (const item of items) {
+      if (this.timeIsUp(opts, budget)) break;
       if (isAlert(item)) {
         if (item.alert.startsWith('Heuristics.') || item.alert.startsWith('PUA.')) budget.pua.push({ name: item.alert, kind: 'heuristic', layer: opts.layer ?? [], ...(item.offset !== undefined ? { offset: item.offset } : {}) });
         else detections.push({ name: item.alert, kind: 'heuristic', layer: opts.layer ?? [] });
@@ -321,10 +361,13 @@ interface LayerBudget {
   limitAlerted: boolean;
   /** Potentially unwanted alerts (heuristics, limits): reported only when no signature matched, or with allmatch. */
   pua: Detection[];
+  /** When the file's scan time ends (ms since the epoch), and whether it has. */
+  deadline: number;
+  timedOut: boolean;
 }
 
 function newBudget(): LayerBudget {
-  return { files: 0, size: 0, limits: [], limitAlerted: false, pua: [] };
+  return { files: 0, size: 0, limits: [], limitAlerted: false, pua: [], deadline: Infinity, timedOut: false };
 }
 
 /** The file's result: held alerts lose to signatures unless allmatch; limits met are listed. */

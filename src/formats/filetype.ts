@@ -1268,71 +1268,106 @@ function staticRun(part: Part): { bytes: Buffer; at: number } {
   return { bytes: Buffer.from(out), at: part.prefix };
 }
 
-interface EmbeddedSig { sig: TypeSignature; run: { bytes: Buffer; at: number } }
+interface EmbeddedSig { sig: TypeSignature; runs: { bytes: Buffer; at: number }[] }
 const embeddedCache = new WeakMap<CompiledFtm, EmbeddedSig[]>();
 
-/**
- * The types ClamAV's raw scan records inside a layer (`ac_addtype`): self-extractors and installers
- * (every type from CL_TYPE_SFX on), and PE headers inside PE and OLE2 layers. Each is reported at
- * the offset where its match starts, in file order; at most `MAX_EMBEDDED_OBJ` of them, except ZIP
- * entries, which are kept up to `maxFiles`. A type with an anchored offset or a `relative` one is
- * not an embedded type. Layers ClamAV does not search (archives it opens itself) give none.
- */
-export function findEmbeddedTypes(buf: Uint8Array, layerType: string, maxFiles: number, table: CompiledFtm = builtinFtm()): EmbeddedType[] {
-  if (EMBEDDED_EXCLUDED.has(layerType)) return [];
+function embeddedSigs(table: CompiledFtm): EmbeddedSig[] {
   let sigs = embeddedCache.get(table);
   if (!sigs) {
     sigs = table.signatures
-      .filter((s) => (code(s.type) >= T.SFX || s.type === 'CL_TYPE_MSEXE') && s.type !== 'CL_TYPE_IGNORED' && s.offset.kind === 'any')
-      .map((sig) => ({ sig, run: staticRun(sig.parts[0]!) }))
-      .filter((s) => s.run.bytes.length >= 2);
+      .filter((s) => (code(s.type) >= T.SFX || s.type === 'CL_TYPE_MSEXE' || s.type === 'CL_TYPE_MBR') && s.type !== 'CL_TYPE_IGNORED' && s.offset.kind !== 'relative')
+      .map((sig) => ({ sig, runs: sig.parts.map(staticRun) }))
+      .filter((s) => s.runs.every((r) => r.bytes.length >= 1));
     embeddedCache.set(table, sigs);
   }
-  const hay = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const lt = isClType(layerType) ? code(layerType) : T.ANY;
-  const found: EmbeddedType[] = [];
-  for (const { sig, run } of sigs) {
-    if (sig.type === 'CL_TYPE_MSEXE' && !(layerType === 'CL_TYPE_MSEXE' || layerType === 'CL_TYPE_ZIP' || layerType === 'CL_TYPE_MSOLE2')) continue;
-    const rt = code(sig.requiredType);
-    if (rt !== T.ANY && rt !== lt) continue;
-    const first = sig.parts[0]!;
-    const cap = sig.type === 'CL_TYPE_ZIPSFX' ? (maxFiles > 0 ? maxFiles + 1 : Infinity) : MAX_EMBEDDED_OBJ;
-    let kept = 0;
-    for (let at = hay.indexOf(run.bytes); at !== -1 && kept < cap; at = hay.indexOf(run.bytes, at + 1)) {
-      const start = at - run.at;
-      if (!partMatchesAt(first, buf, buf.length, start)) continue;
-      if (!laterPartsMatch(sig, buf, start + first.elems.length)) continue;
-      found.push({ type: sig.type, offset: start });
-      kept++;
-    }
-  }
-  found.sort((a, b) => a.offset - b.offset);
-  const out: EmbeddedType[] = [];
-  let others = 0;
-  for (const f of found) {
-    if (f.type !== 'CL_TYPE_ZIPSFX') {
-      if (out.length >= MAX_EMBEDDED_OBJ || others >= MAX_EMBEDDED_OBJ) continue;
-      others++;
-    } else if (maxFiles > 0 && out.length > maxFiles) continue;
-    out.push(f);
-  }
-  return out;
+  return sigs;
 }
 
-/** The parts after the first, each within its gap of the previous part's end (first fit). */
-function laterPartsMatch(sig: TypeSignature, buf: Uint8Array, end: number): boolean {
-  for (let p = 1; p < sig.parts.length; p++) {
-    const part = sig.parts[p]!;
-    const lo = end + part.minDist;
-    const hi = part.maxDist ? end + part.maxDist : buf.length;
-    let hit = -1;
-    for (let s = lo; s <= hi && s + part.elems.length <= buf.length; s++) {
-      if (partMatchesAt(part, buf, buf.length, s)) { hit = s; break; }
-    }
-    if (hit < 0) return false;
-    end = hit + part.elems.length;
+/**
+ * The types ClamAV's raw scan records inside a layer (`ac_addtype` in its Aho-Corasick matcher):
+ * self-extractors and installers (every type from CL_TYPE_SFX on), and PE headers inside PE and
+ * OLE2 layers, in the order the matcher records them. The matches are found with a native search
+ * for each part's literal run, then replayed through ClamAV's bookkeeping: reports in trie order,
+ * a multi-part match completing records every first-part offset it tracked (up to 9, so false
+ * `MZ` starts count too), at most `MAX_EMBEDDED_OBJ` entries in all except ZIP entries, which
+ * stop only past `maxFiles`. Layers ClamAV does not search (archives it opens itself) give none.
+ */
+export function findEmbeddedTypes(buf: Uint8Array, layerType: string, maxFiles: number, table: CompiledFtm = builtinFtm()): EmbeddedType[] {
+  if (EMBEDDED_EXCLUDED.has(layerType)) return [];
+  const hay = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const lt = isClType(layerType) ? code(layerType) : T.ANY;
+  const peHost = layerType === 'CL_TYPE_MSEXE' || layerType === 'CL_TYPE_ZIP' || layerType === 'CL_TYPE_MSOLE2';
+  const reports: Report[] = [];
+  for (const { sig, runs } of embeddedSigs(table)) {
+    if (sig.type === 'CL_TYPE_MSEXE' && !peHost) continue;
+    const rt = code(sig.requiredType);
+    if (rt !== T.ANY && rt !== lt) continue;
+    sig.parts.forEach((part, k) => {
+      const run = runs[k]!;
+      for (let at = hay.indexOf(run.bytes); at !== -1; at = hay.indexOf(run.bytes, at + 1)) {
+        const start = at - run.at;
+        if (!partMatchesAt(part, buf, buf.length, start)) continue;
+        if (k === 0 && sig.offset.kind === 'abs' && (start < sig.offset.min || start > sig.offset.max)) continue;
+        reports.push({ at: start + part.prefix + part.depth - 1, depth: part.depth, sig, partNo: k + 1, start, end: start + part.elems.length });
+      }
+    });
   }
-  return true;
+  reports.sort((a, b) => a.at - b.at || b.depth - a.depth || a.partNo - b.partNo || a.sig.order - b.sig.order);
+
+  const out: EmbeddedType[] = [];
+  const add = (type: ClType, offset: number): void => {
+    if (type === 'CL_TYPE_ZIPSFX') {
+      if (maxFiles > 0 && out.length > maxFiles) return;
+    } else if (out.length >= MAX_EMBEDDED_OBJ) return;
+    out.push({ type, offset });
+  };
+  const matrices = new Map<TypeSignature, number[][]>();
+  for (const r of reports) {
+    const sig = r.sig;
+    const parts = sig.parts.length;
+    const open = out.length < MAX_EMBEDDED_OBJ || sig.type === 'CL_TYPE_ZIPSFX';
+    if (parts === 1) {
+      if (open) add(sig.type, r.start);
+      continue;
+    }
+    let m = matrices.get(sig);
+    if (r.partNo !== 1 && (!m || m[r.partNo - 2]![0] === 0)) continue;
+    if (!m) matrices.set(sig, (m = newMatrix(parts)));
+    const part = sig.parts[r.partNo - 1]!;
+    let found = 0;
+    if (r.partNo !== 1) {
+      const prev = m[r.partNo - 2]!;
+      for (let j = 1; j <= TRACK + 1 && prev[j] !== NONE; j++) {
+        const prevEnd = prev[j]!;
+        found = j;
+        if (r.start < prevEnd) found = 0;
+        if (found && part.maxDist && r.start - prevEnd > part.maxDist) found = 0;
+        if (found && part.minDist && r.start - prevEnd < part.minDist) found = 0;
+        if (found) break;
+      }
+    }
+    if (r.partNo === 2 && found > 1) {
+      const swap = (row: number[]): void => {
+        const x = row[1]!;
+        row[1] = row[found]!;
+        row[found] = x;
+      };
+      swap(m[0]!);
+      if (sig.type !== 'CL_TYPE_MSEXE') swap(m[parts - 1]!);
+    }
+    if (r.partNo === 1 || (found && r.partNo !== parts)) {
+      const row = m[r.partNo - 1]!;
+      if (row[0] === TRACK + 1) row[0] = 1;
+      row[0] = row[0]! + 1;
+      row[row[0]!] = r.end;
+      if (r.partNo === 1) m[parts - 1]![m[0]![0]!] = r.start;
+    } else if (found && r.partNo === parts) {
+      // Every first-part start still tracked is recorded, then the tracking starts over.
+      if (open) for (let j = 1; j <= TRACK + 1 && m[0]![j] !== NONE; j++) add(sig.type, m[parts - 1]![j]!);
+      matrices.set(sig, newMatrix(parts));
+    }
+  }
+  return out;
 }
 
 /** Layer types whose raw scan does not look for embedded types (ClamAV's `scanraw`: archives it opens itself). */
