@@ -144,10 +144,10 @@ export const realEngineLoader: EngineLoader = async (opts) => {
 };
 
 /** The limits the engine applies inside a file (containers), from the scan's options. */
-export function engineLimits(opts: ScanCallOptions): Pick<ScanOptions, 'maxRecursion' | 'maxFileSize' | 'maxScanSize' | 'maxFiles' | 'maxEmbeddedPE' | 'maxScanTime' | 'alertExceedsMax' | 'unpack'> {
+export function engineLimits(opts: ScanCallOptions): Pick<ScanOptions, 'maxRecursion' | 'maxFileSize' | 'maxScanSize' | 'maxFiles' | 'maxEmbeddedPE' | 'maxScanTime' | 'alertExceedsMax' | 'unpack' | 'archiveVerbose'> {
   return {
     maxRecursion: opts.limits.maxRecursion, maxFileSize: opts.limits.maxFileSize, maxScanSize: opts.limits.maxScanSize, maxFiles: opts.limits.maxFiles,
     maxEmbeddedPE: opts.limits.maxEmbeddedPE, maxScanTime: opts.limits.maxScanTime,
-    alertExceedsMax: opts.alertExceedsMax, ...(opts.unpack ? { unpack: opts.unpack } : {}),
+    alertExceedsMax: opts.alertExceedsMax, ...(opts.unpack ? { unpack: opts.unpack } : {}), ...(opts.archiveVerbose ? { archiveVerbose: true } : {}),
   };
 }

@@ -109,7 +109,7 @@ const OPTIONS: readonly OptionSpec[] = [
   s('file-list', 'yes', { short: 'f' }), b('infected', 'yes', 'i'), b('suppress-ok-results', 'yes', 'o'),
   s('move', 'refused'), s('copy', 'refused'), b('remove', 'refused'),
   s('exclude', 'yes', { multiple: true }), s('exclude-dir', 'yes', { multiple: true }), s('include', 'yes', { multiple: true }), s('include-dir', 'yes', { multiple: true }),
-  n('structured-ssn-format', 'ignored'), b('archive-verbose', 'ignored', 'a'),
+  n('structured-ssn-format', 'ignored'), b('archive-verbose', 'yes', 'a'),
   b('bytecode-trust-all', 'deprecated', 't'), b('force', 'deprecated'), b('disable-summary', 'deprecated'), b('disable-archive', 'deprecated'),
   b('no-archive', 'deprecated'), b('no-pe', 'deprecated'), b('no-elf', 'deprecated'), b('no-ole2', 'deprecated'), b('no-pdf', 'deprecated'),
   b('no-html', 'deprecated'), b('no-mail', 'deprecated'), b('no-phishing-sigs', 'deprecated'), b('no-phishing-scan-urls', 'deprecated'),
@@ -283,6 +283,8 @@ export interface ScanConfig {
   detectPua: boolean;
   officialOnly: boolean;
   alertExceedsMax: boolean;
+  /** `-a/--archive-verbose`: the layer chain of a detection, as clamscan prints it. */
+  archiveVerbose: boolean;
   /** Heuristic switches of the container readers. */
   unpack: UnpackOptions;
   limits: ScanLimits;
@@ -340,6 +342,7 @@ export function buildConfig(a: ParsedScanArgs): ScanConfig {
     detectPua: bool('detect-pua'),
     officialOnly: bool('official-db-only'),
     alertExceedsMax: bool('alert-exceeds-max') || bool('block-max'),
+    archiveVerbose: bool('archive-verbose'),
     unpack: {
       heuristicAlerts: bool('heuristic-alerts', true),
       alertEncryptedArchive: bool('alert-encrypted-archive', bool('alert-encrypted')),
@@ -614,6 +617,33 @@ function jsonDetection(d: Detection): JsonDetection {
     ...(d.offset !== undefined ? { offset: d.offset } : {}),
     ...(d.matched !== undefined ? { matched: d.matched } : {}),
   };
+}
+
+/**
+ * clamscan's `-a` line: the file and the members on the way to the detection, joined by `!`, with
+ * the detection's layer level before the last member (`file!ZIP:in.zip!(2)ZIP:eicar.com: X FOUND`);
+ * the joined part is cut at 128 bytes and marked `...`, as clamscan's buffer cuts it.
+ */
+export function archiveChainLine(label: Chunk, chain: { links: readonly string[]; lastvir: number }, name: string): Chunk[] {
+  const file = typeof label === 'string' ? Buffer.from(label, 'latin1') : Buffer.from(label);
+  const links = [file, ...chain.links.map((l) => Buffer.from(l, 'utf8'))];
+  if (links.length > 1) {
+    const LEN = 128;
+    const parts: Buffer[] = [];
+    let na = 0;
+    let i = 0;
+    for (; i < links.length - 1; i++) {
+      const n = links[i]!.length;
+      if (na) { parts.push(Buffer.from('!')); na++; }
+      if (n + na + 2 > LEN) break;
+      parts.push(links[i]!);
+      na += n;
+    }
+    const str = Buffer.concat(parts).subarray(0, LEN - 1);
+    return [str, `${i === links.length - 1 ? '' : '...'}!(${chain.lastvir - 1})`, links[links.length - 1]!, `: ${name} FOUND`];
+  }
+  if (chain.lastvir) return [file, `!(${chain.lastvir - 1}): ${name} FOUND`];
+  return [];
 }
 
 function record(path: Buffer | string, verdict: Verdict, reason: string | undefined, detections: readonly Detection[] = []): JsonRecord {
@@ -911,7 +941,7 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
   const readFile = deps.readFile ?? defaultReadFile;
   const canRead = deps.canRead ?? defaultCanRead;
   const loadedEngine = engine;
-  const callOpts = (name: string): ScanCallOptions => ({ name, limits: cfg.limits, allmatch: cfg.allmatch, alertExceedsMax: cfg.alertExceedsMax, unpack: cfg.unpack });
+  const callOpts = (name: string): ScanCallOptions => ({ name, limits: cfg.limits, allmatch: cfg.allmatch, alertExceedsMax: cfg.alertExceedsMax, unpack: cfg.unpack, ...(cfg.archiveVerbose ? { archiveVerbose: true } : {}) });
 
   const scanBytes = async (bytes: Uint8Array, name: string): Promise<EngineScanResult> =>
     pool ? pool.run({ bytes, opts: callOpts(name) }, transferable(bytes)) : loadedEngine.scan(bytes, callOpts(name));
@@ -1046,6 +1076,8 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
         if (cfg.json) out.logOnly(label, `: ${d.name} FOUND\n`);
         else out.info(label, `: ${d.name} FOUND`);
       }
+      const chain = cfg.archiveVerbose && o.result ? (o.result as EngineScanResult).chain : undefined;
+      if (chain && !cfg.json) out.info(...archiveChainLine(label, chain, detections[0]!.name));
       if (cfg.json) out.json(record(o.path, verdict === 'clean' ? 'infected' : verdict, reason, detections));
       if (cfg.bell) out.bell();
     } else if (showOk) {

@@ -23,7 +23,7 @@ import { HashIndex, HashIndexBuilder } from './hashindex.js';
 import { YaraRules } from './yaraport.js';
 import { CONTAINERS, EMBEDDED } from '../formats/registry.js';
 import { parsePe, peClamavView } from '../formats/pe.js';
-import { DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
+import { DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, isMeta, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
 import type { ClType } from '../formats/cltypes.js';
 import type { AtomSource } from './atoms.js';
 
@@ -79,6 +79,8 @@ export interface ScanOptions {
   maxEmbeddedPE?: number;
   /** Milliseconds for one file, its layers together; 0 for no limit (MaxScanTime). */
   maxScanTime?: number;
+  /** Keep clamscan's `--archive-verbose` chain (returned as `chain` with a detection). */
+  archiveVerbose?: boolean;
   /** Alert the first limit met as `Heuristics.Limits.Exceeded.<Limit>` (ClamAV's AlertExceedsMax). */
   alertExceedsMax?: boolean;
   /** Heuristic switches of the container readers (ClamAV's defaults when absent). */
@@ -177,7 +179,7 @@ export class Engine {
     }
   }
 
-  private scanSource(src: Source, opts: ScanOptions, depth = 0, budget: LayerBudget = newBudget(), forcedType?: string): LayerResult {
+  private scanSource(src: Source, opts: ScanOptions, depth = 0, budget: LayerBudget = newBudget(opts), forcedType?: string): LayerResult {
     const top = depth === 0;
     // ClamAV does not look at files of 5 bytes or fewer at all (no hash, no pattern).
     if (src.size <= TINY_FILE) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
@@ -194,7 +196,10 @@ export class Engine {
     } else {
       budget.files++;
       budget.size += src.size;
+      if (budget.chain) budget.chain.level++;
       result = this.scanLayers(src, opts, depth, budget, forcedType);
+      if (result.detections.length > 0) budget.detected = result.detections[result.detections.length - 1]!.name;
+      if (budget.chain) chainPost(budget.chain, budget.detected);
     }
     return top ? finish(result, budget, opts) : result;
   }
@@ -222,7 +227,7 @@ export class Engine {
     const detected = forcedType ?? (src.whole ? detectFileType(src.whole) : undefined);
     const type = !forcedType && src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
     const reader = src.whole && type ? CONTAINERS.get(type as ClType) : undefined;
-    const inner = reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts)), opts, depth, budget) : undefined;
+    const inner = reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts)), opts, depth, budget, type) : undefined;
     if (inner && inner.detections.length > 0 && !opts.allmatch) return inner;
     const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(detected ? { type: detected } : {}) });
     // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
@@ -275,7 +280,7 @@ export class Engine {
       } else {
         items = EMBEDDED.get(f.type)!(bytes, f.offset, ctx);
       }
-      const r = this.openContainer(items, opts, depth + 1, budget);
+      const r = this.openContainer(items, opts, depth + 1, budget, EMBEDDED_AS[f.type]);
       any ||= r.bytesScanned > 0 || r.detections.length > 0;
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;
@@ -290,18 +295,24 @@ export class Engine {
    * unless allmatch), limits noted, heuristic alerts held as potentially unwanted. A container at the
    * recursion limit is not opened at all (ClamAV refuses to push its children).
    */
-  private openContainer(items: Iterable<UnpackItem>, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult {
+  private openContainer(items: Iterable<UnpackItem>, opts: ScanOptions, depth: number, budget: LayerBudget, containerType?: string): LayerResult {
+    const meta = budget.chain && containerType && META_TYPES.has(containerType) ? budget.chain : undefined;
     const detections: Detection[] = [];
     let bytesScanned = 0, scannedBlocks = 0;
     const atLimit = !this.belowRecursionLimit(opts, depth);
     for (const item of items) {
       if (this.timeIsUp(opts, budget)) break;
+      if (isMeta(item)) {
+        if (budget.chain && containerType) chainMeta(budget.chain, containerType, item.meta);
+        continue;
+      }
       if (isAlert(item)) {
         if (item.alert.startsWith('Heuristics.') || item.alert.startsWith('PUA.')) budget.pua.push({ name: item.alert, kind: 'heuristic', layer: opts.layer ?? [], ...(item.offset !== undefined ? { offset: item.offset } : {}) });
         else detections.push({ name: item.alert, kind: 'heuristic', layer: opts.layer ?? [] });
         continue;
       }
       const layer = [...(opts.layer ?? []), item.name];
+      if (meta) chainMeta(meta, containerType!, item.name);
       if (atLimit) {
         this.limitReached(LIMIT_NAMES.maxRecursion, { ...opts, layer }, budget);
         break;
@@ -361,13 +372,17 @@ interface LayerBudget {
   limitAlerted: boolean;
   /** Potentially unwanted alerts (heuristics, limits): reported only when no signature matched, or with allmatch. */
   pua: Detection[];
+  /** The name of the last detection so far in the file (ClamAV's verdict for every later layer). */
+  detected?: string;
+  /** clamscan's `--archive-verbose` chain, kept when asked for. */
+  chain?: MetaChain;
   /** When the file's scan time ends (ms since the epoch), and whether it has. */
   deadline: number;
   timedOut: boolean;
 }
 
-function newBudget(): LayerBudget {
-  return { files: 0, size: 0, limits: [], limitAlerted: false, pua: [], deadline: Infinity, timedOut: false };
+function newBudget(opts: ScanOptions = {}): LayerBudget {
+  return { ...(opts.archiveVerbose ? { chain: { links: [], lastadd: 0, lastvir: 0, level: 0 } } : {}), files: 0, size: 0, limits: [], limitAlerted: false, pua: [], deadline: Infinity, timedOut: false };
 }
 
 /** The file's result: held alerts lose to signatures unless allmatch; limits met are listed. */
@@ -377,8 +392,59 @@ function finish(r: LayerResult, budget: LayerBudget, opts: ScanOptions): LayerRe
     if (opts.allmatch) detections = [...detections, ...budget.pua];
     else if (detections.length === 0) detections = [budget.pua[0]!];
   }
-  return { ...r, verdict: detections.length > 0 ? 'infected' : r.verdict, detections, ...(budget.limits.length > 0 ? { limits: budget.limits } : {}) };
+  const chain = budget.chain && detections.length > 0 ? { chain: { links: budget.chain.links, lastvir: budget.chain.lastvir } } : {};
+  return { ...r, verdict: detections.length > 0 ? 'infected' : r.verdict, detections, ...(budget.limits.length > 0 ? { limits: budget.limits } : {}), ...chain };
 }
+
+/**
+ * clamscan's `--archive-verbose` bookkeeping (its pre-scan, post-scan and metadata callbacks):
+ * `level` counts the layers being scanned, each container member reported with its metadata sets
+ * the chain's entry for the container's level, and a container that ends clean drops its entry.
+ * The first entry, the file's own name, is the caller's.
+ */
+export interface MetaChain {
+  /** `TYPE:name` of the members on the way down (the file's name is prepended by the caller). */
+  links: string[];
+  lastadd: number;
+  lastvir: number;
+  level: number;
+}
+
+function chainMeta(c: MetaChain, containerType: string, name: string): void {
+  const type = containerType.startsWith('CL_TYPE_') ? containerType.slice(8) : containerType;
+  const link = type === 'ANY' ? name : `${type}:${name}`;
+  if (c.lastadd !== c.level) {
+    c.links.push(link);
+    c.lastadd = c.level;
+  } else if (c.links.length > 0) {
+    c.links[c.links.length - 1] = link;
+  } else {
+    c.links.push(link);
+  }
+}
+
+function chainPost(c: MetaChain, virname: string | undefined): void {
+  if (c.links.length > 0 && c.level === c.lastadd && !virname) c.links.pop();
+  if (virname && !c.lastvir) c.lastvir = c.level;
+  c.level--;
+}
+
+/**
+ * Containers whose readers report each member's metadata in ClamAV (`cli_matchmeta`) as they extract it,
+ * which clamscan's `-a` chain shows. ZIP lists every member first: its reader yields `MetaReport`s.
+ */
+const META_TYPES: ReadonlySet<string> = new Set([
+  'CL_TYPE_POSIX_TAR', 'CL_TYPE_OLD_TAR', 'CL_TYPE_CPIO_OLD', 'CL_TYPE_CPIO_ODC', 'CL_TYPE_CPIO_NEWC', 'CL_TYPE_CPIO_CRC',
+  'CL_TYPE_7Z', 'CL_TYPE_MSCAB', 'CL_TYPE_MSCHM', 'CL_TYPE_ISO9660', 'CL_TYPE_RAR', 'CL_TYPE_ARJ', 'CL_TYPE_EGG', 'CL_TYPE_ISHIELD_MSI',
+  'CL_TYPE_MAIL', 'CL_TYPE_TNEF', 'CL_TYPE_UUENCODED', 'CL_TYPE_BINHEX',
+]);
+
+/** The type ClamAV gives the view it pushes for an embedded type (what its reader sees as the container). */
+const EMBEDDED_AS: Partial<Record<string, string>> = {
+  CL_TYPE_ZIPSFX: 'CL_TYPE_ZIP', CL_TYPE_CABSFX: 'CL_TYPE_MSCAB', CL_TYPE_RARSFX: 'CL_TYPE_RAR', CL_TYPE_ARJSFX: 'CL_TYPE_ARJ',
+  CL_TYPE_7ZSFX: 'CL_TYPE_7Z', CL_TYPE_EGGSFX: 'CL_TYPE_EGG', CL_TYPE_NULSFT: 'CL_TYPE_NULSFT', CL_TYPE_AUTOIT: 'CL_TYPE_AUTOIT',
+  CL_TYPE_ISHIELD_MSI: 'CL_TYPE_ISHIELD_MSI',
+};
 
 /** ClamAV's checks before a layer is scanned: scan size first, then file size, then file count. */
 function overLimit(size: number, budget: LayerBudget, opts: ScanOptions): string | undefined {

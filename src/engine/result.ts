@@ -30,6 +30,8 @@ export interface ScanResult {
   reason?: string;
   /** Layers a scan limit stopped (not scanned), with the limit's name (`MaxFileSize`…). */
   limits?: { layer: string[]; limit: string }[];
+  /** clamscan's `--archive-verbose` chain when asked for and something was found: `TYPE:member` links and the level of the first detection. */
+  chain?: { links: string[]; lastvir: number };
   /** Bytes fed to the matcher, all layers together. */
   bytesScanned: number;
 }

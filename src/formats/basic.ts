@@ -21,8 +21,7 @@ function* gzipItems(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem>
 
 function tarItems(posix: boolean) {
   return function* (bytes: Uint8Array): Iterable<UnpackItem> {
-    let k = 0;
-    for (const data of tarLayers(bytes, posix)) yield { name: `tar${String(k++).padStart(2, '0')}`, data };
+    yield* tarLayers(bytes, posix);
   };
 }
 
@@ -37,6 +36,8 @@ function tarItems(posix: boolean) {
 function* zipItems(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {
   const listing = readZip(bytes, { maxFiles: ctx.limits.maxFiles || DEFAULT_LIMITS.maxFiles }, { localScan: 'never' });
   if (listing.prefixBytes > 0) return;
+  // ClamAV reports every central record's metadata while it indexes them, before extracting any.
+  for (const e of listing.entries) if (e.source === 'central') yield { meta: e.name.text };
   const entries = listing.entries.filter((e) => e.source === 'central').sort((x, y) => x.localHeaderOffset - y.localHeaderOffset);
   let prev: (typeof entries)[number] | undefined;
   for (const e of entries) {
@@ -51,7 +52,10 @@ function* zipItems(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> 
 /** ClamAV's `cli_unzip_single`: one entry read from the local header at `offset`. */
 function* zipSfxItems(bytes: Uint8Array, offset: number, ctx: UnpackContext): Iterable<UnpackItem> {
   const data = extractLocalEntry(bytes, offset, ctx.limits.maxFileSize);
-  if (data) yield { name: `zip@${offset}`, data };
+  if (data) {
+    yield { meta: `zip@${offset}` };
+    yield { name: `zip@${offset}`, data };
+  }
 }
 
 export const family: UnpackerFamily = {

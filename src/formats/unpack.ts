@@ -72,7 +72,16 @@ export interface HeuristicAlert {
   offset?: number;
 }
 
-export type UnpackItem = ChildLayer | LimitedChild | HeuristicAlert;
+/**
+ * A member's metadata reported apart from its extraction, where ClamAV reports it apart (`cli_matchmeta`
+ * while listing a ZIP's central directory): shown in clamscan's `-a` chain. Readers of containers
+ * whose members ClamAV reports as it extracts them need not yield these (the engine does it).
+ */
+export interface MetaReport {
+  meta: string;
+}
+
+export type UnpackItem = ChildLayer | LimitedChild | HeuristicAlert | MetaReport;
 
 /** A reader of one container type: the layer's bytes → its items, lazily. */
 export type Unpacker = (bytes: Uint8Array, ctx: UnpackContext) => Iterable<UnpackItem>;
@@ -94,6 +103,7 @@ export interface UnpackerFamily {
 export const isChild = (i: UnpackItem): i is ChildLayer => 'data' in i;
 export const isLimited = (i: UnpackItem): i is LimitedChild => 'limit' in i;
 export const isAlert = (i: UnpackItem): i is HeuristicAlert => 'alert' in i;
+export const isMeta = (i: UnpackItem): i is MetaReport => 'meta' in i;
 
 /**
  * A bounded output buffer for decompressors: grows as bytes are written and refuses to pass

@@ -1,8 +1,8 @@
 /**
  * Tar archives → the files ClamAV scans inside them, read the way ClamAV's scanner reads them.
  *
- * In: the bytes of a CL_TYPE_POSIX_TAR (or CL_TYPE_OLD_TAR) layer. Out: the contents of its file
- * entries, in archive order. Never throws.
+ * In: the bytes of a CL_TYPE_POSIX_TAR (or CL_TYPE_OLD_TAR) layer. Out: the names and contents of its
+ * file entries, in archive order. Never throws.
  *
  * Why not `tar.ts`: that reader is strict (for signed database containers: a bad header stops it).
  * A scanner must read what a damaged or hostile archive still carries, and must see the same files
@@ -55,8 +55,11 @@ function checksumOk(h: Uint8Array, target: number): boolean {
 const NO_CONTENT = new Set(['1', '5', '2', '3', '4', '6', 'V']);
 const SKIPPED = new Set(['K', 'L', 'N', 'A', 'E', 'I', 'g', 'x', 'X']);
 
-export function tarLayers(bytes: Uint8Array, posix: boolean, maxFiles = Infinity): Uint8Array[] {
-  const out: Uint8Array[] = [];
+/** A file of a tar archive: its header's name (the first 100 bytes up to a NUL, as Latin-1) and its content. */
+export interface TarLayer { name: string; data: Uint8Array }
+
+export function tarLayers(bytes: Uint8Array, posix: boolean, maxFiles = Infinity): TarLayer[] {
+  const out: TarLayer[] = [];
   let pos = 0;
   for (;;) {
     const nread = Math.min(BLOCK, bytes.length - pos);
@@ -81,7 +84,9 @@ export function tarLayers(bytes: Uint8Array, posix: boolean, maxFiles = Infinity
     if (out.length >= maxFiles) break;
     // The content: `size` bytes from here, block by block; cut short at the end of the data.
     const end = Math.min(bytes.length, pos + size);
-    out.push(bytes.subarray(pos, end));
+    let nameEnd = 0;
+    while (nameEnd < 100 && header[nameEnd] !== 0) nameEnd++;
+    out.push({ name: Buffer.from(header.subarray(0, nameEnd)).toString('latin1'), data: bytes.subarray(pos, end) });
     const blocks = Math.ceil(size / BLOCK) * BLOCK;
     pos = Math.min(bytes.length, pos + blocks);
   }

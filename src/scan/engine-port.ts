@@ -36,6 +36,8 @@ export interface ScanCallOptions {
   alertExceedsMax: boolean;
   /** Heuristic switches of the container readers (`--heuristic-alerts`, `--alert-encrypted*`, `--alert-macros`); defaults when absent. */
   unpack?: Partial<UnpackOptions>;
+  /** `-a`: keep clamscan's archive chain for the result. */
+  archiveVerbose?: boolean;
 }
 
 /**
