@@ -1,15 +1,20 @@
 /**
- * YARA's `macho` module, in the state yara 4.2.3 leaves it for a file that is not Mach-O: the
- * constants (`macho.MH_MAGIC`, `macho.CPU_TYPE_X86_64`, `macho.MH_EXECUTE`, `macho.S_ZEROFILL`…)
- * are defined; header fields, segments, fat-binary members and the functions
- * (`macho.file_index_for_arch`, `macho.entry_point_for_arch`) are UNDEFINED.
+ * YARA's `macho` module: the constants (`macho.MH_MAGIC`, `macho.CPU_TYPE_X86_64`,
+ * `macho.MH_EXECUTE`, `macho.S_ZEROFILL`…) whatever the input, and for a Mach-O file (32 or 64
+ * bits, either byte order) or a universal binary the header, segments with their sections, entry
+ * point, stack size, fat header and members, and the functions `file_index_for_arch` and
+ * `entry_point_for_arch`, as yara 4.2.3 sets them.
  *
- * In: the scan context (unused until the Mach-O parser exists). Out: the constants as module data.
- * Declarations come from the module catalog (declare.ts); values are Apple's <mach-o/loader.h>
- * ones, as yara sets them in its module load.
+ * In: the scan context (the file's bytes). Out: module data shaped like the catalog's
+ * declarations. yara's behaviour is followed, quirks included: `magic` is the first word as read
+ * on a little-endian machine (a byte-swapped file shows MH_CIGAM); load commands stop at the first
+ * one that is shorter than 8 bytes or longer than what is left; a segment's file size is the
+ * member `fsize`; the entry point is LC_MAIN's `entryoff`, or LC_UNIXTHREAD's program counter
+ * mapped to a file offset through the segments; a fat binary's member is parsed only when it lies
+ * inside the file (its `file[i]` entry exists anyway), and `fat_arch[i].reserved` is not a member.
  */
 import { catalogDeclarations, integerConstants } from './declare.js';
-import type { YaraModule } from './types.js';
+import type { ModuleData, YaraModule, YaraValue } from './types.js';
 
 /** The integer constants the module defines whatever the input. */
 export const MACHO_CONSTANTS: Readonly<Record<string, number>> = {
@@ -165,9 +170,217 @@ export const MACHO_CONSTANTS: Readonly<Record<string, number>> = {
   S_ATTR_LOC_RELOC: 0x100,
 };
 
+const LC_SEGMENT = 1, LC_UNIXTHREAD = 5, LC_SEGMENT_64 = 0x19, LC_MAIN = 0x80000028;
+const MAGICS = new Set([0xfeedface, 0xcefaedfe, 0xfeedfacf, 0xcffaedfe]);
+const FAT_MAGICS = new Set([0xcafebabe, 0xbebafeca, 0xcafebabf, 0xbfbafeca]);
+const SWAPPED = new Set([0xcefaedfe, 0xcffaedfe, 0xbebafeca, 0xbfbafeca]);
+
+/** Little-endian reads (as yara reads on x86), swapped when the file's magic says so. */
+class Reader {
+  private readonly dv: DataView;
+  constructor(readonly b: Uint8Array, readonly swap: boolean) {
+    this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  u32(o: number): number { return this.dv.getUint32(o, !this.swap); }
+  u64(o: number): bigint { return this.dv.getBigUint64(o, !this.swap); }
+  name16(o: number): Uint8Array {
+    let n = 0;
+    while (n < 16 && this.b[o + n] !== 0) n++;
+    return this.b.slice(o, o + n);
+  }
+}
+
+/** Program-counter offset and size of each CPU's thread state in LC_UNIXTHREAD (yara's packed structs). */
+const THREAD_PC: Readonly<Record<number, { at: number; size: number; is64: boolean }>> = {
+  6: { at: 68, size: 72, is64: false }, // MC680X0
+  0xb: { at: 124, size: 136, is64: false }, // MC88000
+  0xe: { at: 4, size: 76, is64: false }, // SPARC
+  0x12: { at: 0, size: 160, is64: false }, // POWERPC
+  7: { at: 40, size: 64, is64: false }, // X86
+  0xc: { at: 60, size: 68, is64: false }, // ARM
+  0x1000007: { at: 128, size: 168, is64: true }, // X86_64
+  0x100000c: { at: 256, size: 272, is64: true }, // ARM64
+  0x1000012: { at: 0, size: 304, is64: true }, // POWERPC64
+};
+
+/** yara's `macho_parse_file`: the members of one Mach-O image (`bytes` is exactly the image). */
+function parseFile(bytes: Uint8Array): Record<string, ModuleData> {
+  const out: Record<string, ModuleData> = {};
+  const size = bytes.length;
+  if (size < 32) return out;
+  const is32 = bytes[0] === 0xce || bytes[3] === 0xce;
+  const headerSize = is32 ? 28 : 32;
+  const magic = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  const r = new Reader(bytes, SWAPPED.has(magic));
+  out['magic'] = BigInt(magic);
+  const cputype = r.u32(4);
+  out['cputype'] = BigInt(cputype);
+  out['cpusubtype'] = BigInt(r.u32(8));
+  out['filetype'] = BigInt(r.u32(12));
+  const ncmds = r.u32(16);
+  out['ncmds'] = BigInt(ncmds);
+  out['sizeofcmds'] = BigInt(r.u32(20));
+  out['flags'] = BigInt(r.u32(24));
+  if (!is32) out['reserved'] = BigInt(r.u32(28));
+  const segments: Record<string, ModuleData>[] = [];
+  // Load commands as yara walks them (twice: segments first, then the entry point).
+  const commands = function* (): Generator<{ at: number; cmd: number; cmdsize: number; left: number }> {
+    let at = headerSize;
+    for (let i = 0; i < ncmds; i++) {
+      if (at + 8 > size) return;
+      const cmd = r.u32(at), cmdsize = r.u32(at + 4);
+      if (size - at < cmdsize || cmdsize < 8) return;
+      yield { at, cmd, cmdsize, left: size - at };
+      at += cmdsize;
+    }
+  };
+  for (const c of commands()) {
+    const is64 = c.cmd === LC_SEGMENT_64;
+    if (c.cmd !== LC_SEGMENT && !is64) continue;
+    const segSize = is64 ? 72 : 56;
+    if (c.left < segSize) { segments.push({}); continue; }
+    const a = c.at;
+    const word = (o: number): bigint => (is64 ? r.u64(o) : BigInt(r.u32(o)));
+    const W = is64 ? 8 : 4;
+    const nsects = r.u32(a + 24 + 4 * W + 8);
+    const seg: Record<string, ModuleData> = {
+      segname: r.name16(a + 8), vmaddr: word(a + 24), vmsize: word(a + 24 + W), fileoff: word(a + 24 + 2 * W), fsize: word(a + 24 + 3 * W),
+      maxprot: BigInt(r.u32(a + 24 + 4 * W)), initprot: BigInt(r.u32(a + 24 + 4 * W + 4)), nsects: BigInt(nsects), flags: BigInt(r.u32(a + 24 + 4 * W + 12)),
+    };
+    const sections: Record<string, ModuleData>[] = [];
+    const secSize = is64 ? 80 : 68;
+    let parsed = segSize;
+    for (let j = 0; j < nsects; j++) {
+      parsed += secSize;
+      if (c.cmdsize < parsed) break;
+      const o = a + segSize + j * secSize;
+      const sec: Record<string, ModuleData> = {
+        sectname: r.name16(o), segname: r.name16(o + 16), addr: word(o + 32), size: word(o + 32 + W),
+      };
+      const q = o + 32 + 2 * W;
+      sec['offset'] = BigInt(r.u32(q)); sec['align'] = BigInt(r.u32(q + 4)); sec['reloff'] = BigInt(r.u32(q + 8));
+      sec['nreloc'] = BigInt(r.u32(q + 12)); sec['flags'] = BigInt(r.u32(q + 16)); sec['reserved1'] = BigInt(r.u32(q + 20));
+      sec['reserved2'] = BigInt(r.u32(q + 24));
+      if (is64) sec['reserved3'] = BigInt(r.u32(q + 28));
+      sections.push(sec);
+    }
+    if (sections.length > 0) seg['sections'] = sections;
+    segments.push(seg);
+  }
+  out['number_of_segments'] = BigInt(segments.length);
+  if (segments.length > 0) out['segments'] = segments;
+  for (const c of commands()) {
+    if (c.cmd === LC_MAIN) {
+      if (c.left < 24) continue;
+      out['entry_point'] = r.u64(c.at + 8);
+      out['stack_size'] = r.u64(c.at + 16);
+    } else if (c.cmd === LC_UNIXTHREAD) {
+      if (c.left < 16) continue;
+      const cmdsize = Math.min(c.left, r.u32(c.at + 4));
+      if (cmdsize < 16) continue;
+      const pc = THREAD_PC[cputype];
+      if (!pc) continue;
+      let address = 0n;
+      if (cmdsize - 16 >= pc.size) address = pc.is64 ? r.u64(c.at + 16 + pc.at) : BigInt(r.u32(c.at + 16 + pc.at));
+      // The program counter as a file offset, through the segments' address ranges.
+      for (const seg of segments) {
+        const start = seg['vmaddr'] as bigint | undefined, len = seg['vmsize'] as bigint | undefined;
+        if (start === undefined || len === undefined) continue;
+        if (address >= start && address < BigInt.asUintN(64, start + len)) {
+          out['entry_point'] = BigInt.asUintN(64, (seg['fileoff'] as bigint) + (address - start));
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The members yara 4.2.3 sets for `bytes`, or undefined when it is neither Mach-O nor a fat binary. */
+export function machoModuleData(bytes: Uint8Array): Record<string, ModuleData> | undefined {
+  if (bytes.length < 4) return undefined;
+  const magic = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  if (MAGICS.has(magic)) return int64(parseFile(bytes)) as Record<string, ModuleData>;
+  if (!FAT_MAGICS.has(magic)) return undefined;
+  const out: Record<string, ModuleData> = {};
+  if (bytes.length < 8) return out;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const is32 = bytes[3] === 0xbe;
+  const archSize = is32 ? 20 : 32;
+  out['fat_magic'] = BigInt(dv.getUint32(0, false));
+  const count = dv.getUint32(4, false);
+  out['nfat_arch'] = BigInt(count);
+  if (bytes.length < 8 + count * archSize) return int64(out) as Record<string, ModuleData>;
+  const archs: ModuleData[] = [];
+  const files: ModuleData[] = [];
+  for (let i = 0; i < count; i++) {
+    const o = 8 + i * archSize;
+    const offset = is32 ? BigInt(dv.getUint32(o + 8, false)) : dv.getBigUint64(o + 8, false);
+    const asize = is32 ? BigInt(dv.getUint32(o + 12, false)) : dv.getBigUint64(o + 16, false);
+    archs.push({ cputype: BigInt(dv.getUint32(o, false)), cpusubtype: BigInt(dv.getUint32(o + 4, false)), offset, size: asize, align: BigInt(dv.getUint32(o + (is32 ? 16 : 24), false)) });
+    const end = offset + asize;
+    if (BigInt.asUintN(64, end) < offset || BigInt(bytes.length) < end) continue;
+    files[i] = parseFile(bytes.subarray(Number(offset), Number(end)));
+  }
+  out['fat_arch'] = archs;
+  // Members not parsed leave holes; yara's array has an (empty) entry only for the parsed ones.
+  out['file'] = Array.from({ length: files.length }, (_, i) => files[i] ?? undefined);
+  return int64(out) as Record<string, ModuleData>;
+}
+
+/** YARA keeps integers as int64: 64-bit fields above 2^63 read as negative numbers. */
+function int64(d: ModuleData): ModuleData {
+  if (typeof d === 'bigint') return BigInt.asIntN(64, d);
+  if (Array.isArray(d)) return d.map(int64);
+  if (d && typeof d === 'object' && !(d instanceof Uint8Array) && !(d instanceof Map)) {
+    const o: Record<string, ModuleData> = {};
+    for (const [k, v] of Object.entries(d)) o[k] = int64(v);
+    return o;
+  }
+  return d;
+}
+
+type Data = Record<string, ModuleData> | undefined;
+const field = (d: ModuleData, key: string): ModuleData => (d && typeof d === 'object' && !(d instanceof Uint8Array) && !(d instanceof Map) && !Array.isArray(d) ? (d as Record<string, ModuleData>)[key] : undefined);
+const at = (d: ModuleData, i: number): ModuleData => (Array.isArray(d) ? d[i] : undefined);
+
+/** yara's fat-binary lookups: the first member whose `key` (under `list`) equals the arguments. */
+function findArch(data: Data, list: 'file' | 'fat_arch', type: bigint, subtype?: bigint): number | undefined {
+  const n = data?.['nfat_arch'];
+  if (typeof n !== 'bigint') return undefined;
+  for (let i = 0; i < Number(BigInt.asUintN(64, n)) && i < 1 << 20; i++) {
+    const e = at(data![list], i);
+    const t = field(e, 'cputype'), s = field(e, 'cpusubtype');
+    if (t === type && (subtype === undefined || s === subtype)) return i;
+  }
+  return undefined;
+}
+
+function entryFor(data: Data, i: number | undefined): YaraValue | undefined {
+  if (i === undefined) return undefined;
+  const off = field(at(data!['fat_arch'], i), 'offset');
+  const ep = field(at(data!['file'], i), 'entry_point');
+  if (typeof off !== 'bigint') return undefined;
+  // yara adds whatever get_integer gives for an unset entry point (its UNDEFINED marker).
+  const sum = BigInt.asIntN(64, off + (typeof ep === 'bigint' ? ep : UNDEFINED_MARKER));
+  return sum === UNDEFINED_MARKER ? undefined : sum;
+}
+
+/** The value yara's `get_integer` returns for an unset member (YR_UNDEFINED). */
+const UNDEFINED_MARKER = BigInt.asIntN(64, 0xfffabadafabadaffn);
+
 export const machoModule: YaraModule = {
   name: 'macho',
   since: '3.8',
-  declarations: catalogDeclarations('macho'),
-  load: () => (integerConstants(MACHO_CONSTANTS)),
+  declarations: catalogDeclarations('macho', {
+    'file_index_for_arch(i)': (_c, args, data) => { const i = findArch(data as Data, 'file', args[0] as bigint); return i === undefined ? undefined : BigInt(i); },
+    'file_index_for_arch(ii)': (_c, args, data) => { const i = findArch(data as Data, 'file', args[0] as bigint, args[1] as bigint); return i === undefined ? undefined : BigInt(i); },
+    'entry_point_for_arch(i)': (_c, args, data) => entryFor(data as Data, findArch(data as Data, 'fat_arch', args[0] as bigint)),
+    'entry_point_for_arch(ii)': (_c, args, data) => entryFor(data as Data, findArch(data as Data, 'fat_arch', args[0] as bigint, args[1] as bigint)),
+  }),
+  load: (ctx) => {
+    const constants = integerConstants(MACHO_CONSTANTS) as Record<string, ModuleData>;
+    const parsed = ctx.formats.get('yara-macho', machoModuleData);
+    return parsed ? { ...constants, ...parsed } : constants;
+  },
 };
