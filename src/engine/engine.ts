@@ -227,12 +227,17 @@ export class Engine {
     const detected = forcedType ?? (src.whole ? detectFileType(src.whole) : undefined);
     const type = !forcedType && src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
     const reader = src.whole && type ? CONTAINERS.get(type as ClType) : undefined;
-    const inner = reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts)), opts, depth, budget, type) : undefined;
-    if (inner && inner.detections.length > 0 && !opts.allmatch) return inner;
+    const open = (): LayerResult | undefined => (reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts)), opts, depth, budget, type) : undefined);
+    // Most containers are opened before the layer's own scan; PDF and executables after it (ClamAV's order).
+    const afterRaw = type !== undefined && AFTER_RAW.has(type);
+    const before = afterRaw ? undefined : open();
+    if (before && before.detections.length > 0 && !opts.allmatch) return before;
     const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(detected ? { type: detected } : {}) });
     // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
     const embedded = src.whole && type && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbedded(src.whole, type, opts, depth, budget) : undefined;
-    const detections: Detection[] = [...(inner?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? [])];
+    const after = afterRaw && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length)) ? open() : undefined;
+    const inner = before ?? after;
+    const detections: Detection[] = [...(before?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? []), ...(after?.detections ?? [])];
     const innerBytes = (inner?.bytesScanned ?? 0) + (embedded?.bytesScanned ?? 0);
     const innerBlocks = (inner?.scannedBlocks ?? 0) + (embedded?.scannedBlocks ?? 0);
     if (scan.detections.length > 0 && this.allow.count > 0 && this.allowed(src)) {
@@ -388,6 +393,8 @@ function newBudget(opts: ScanOptions = {}): LayerBudget {
 /** The file's result: held alerts lose to signatures unless allmatch; limits met are listed. */
 function finish(r: LayerResult, budget: LayerBudget, opts: ScanOptions): LayerResult {
   let detections = r.detections;
+  // ClamAV keeps potentially unwanted alerts by name: each is reported once per file.
+  budget.pua = budget.pua.filter((d, i) => budget.pua.findIndex((e) => e.name === d.name) === i);
   if (budget.pua.length > 0) {
     if (opts.allmatch) detections = [...detections, ...budget.pua];
     else if (detections.length === 0) detections = [budget.pua[0]!];
@@ -428,6 +435,9 @@ function chainPost(c: MetaChain, virname: string | undefined): void {
   if (virname && !c.lastvir) c.lastvir = c.level;
   c.level--;
 }
+
+/** Types whose reader ClamAV runs after the layer's raw scan (`cli_magic_scan`'s second switch). */
+const AFTER_RAW: ReadonlySet<string> = new Set(['CL_TYPE_PDF', 'CL_TYPE_MSEXE', 'CL_TYPE_ELF', 'CL_TYPE_MACHO', 'CL_TYPE_MACHO_UNIBIN']);
 
 /**
  * Containers whose readers report each member's metadata in ClamAV (`cli_matchmeta`) as they extract it,
