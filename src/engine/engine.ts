@@ -263,7 +263,8 @@ export class Engine {
    * type, after the layer's own scan; undefined when nothing could be read.
    */
   private scanEmbedded(bytes: Uint8Array, type: string, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult | undefined {
-    const found = findEmbeddedTypes(bytes, type, opts.maxFiles ?? DEFAULT_LIMITS.maxFiles).filter((f) => f.offset > 0 && (EMBEDDED.has(f.type) || f.type === 'CL_TYPE_MSEXE'));
+    const found = findEmbeddedTypes(bytes, type, opts.maxFiles ?? DEFAULT_LIMITS.maxFiles)
+      .filter((f) => f.offset > 0 && (EMBEDDED.has(f.type) || f.type === 'CL_TYPE_MSEXE') && embeddedApplies(f.type, type, f.offset));
     if (found.length === 0) return undefined;
     const ctx = this.unpackContext(opts);
     const maxEmbeddedPE = opts.maxEmbeddedPE ?? DEFAULT_LIMITS.maxEmbeddedPE;
@@ -434,6 +435,22 @@ function chainPost(c: MetaChain, virname: string | undefined): void {
   if (c.links.length > 0 && c.level === c.lastadd && !virname) c.links.pop();
   if (virname && !c.lastvir) c.lastvir = c.level;
   c.level--;
+}
+
+/**
+ * ClamAV's conditions on an embedded type (`scanraw`): an archive's self-extractor form is not read
+ * inside that archive, and installers are read only inside PE layers (NSIS from 4 bytes before its
+ * signature, so not at the very start).
+ */
+function embeddedApplies(found: string, host: string, offset: number): boolean {
+  switch (found) {
+    case 'CL_TYPE_NULSFT': return host === 'CL_TYPE_MSEXE' && offset > 4;
+    case 'CL_TYPE_AUTOIT': case 'CL_TYPE_ISHIELD_MSI': return host === 'CL_TYPE_MSEXE';
+    default: {
+      const archive = EMBEDDED_AS[found];
+      return archive === undefined || archive !== host;
+    }
+  }
 }
 
 /** Types whose reader ClamAV runs after the layer's raw scan (`cli_magic_scan`'s second switch). */
