@@ -70,13 +70,15 @@ export function loadWithCache(load: ResolvedLoad, opts: { useCache: boolean; wri
   // Hash signatures stream straight into the compact indexes: no object per signature.
   const file = new HashIndexBuilder();
   const allow = new HashIndexBuilder();
-  const other = new HashIndexBuilder(); // section and import hashes: kept for counts until PE hashing lands
+  const section = new HashIndexBuilder();
+  const imports = new HashIndexBuilder();
+  const ignored = new HashIndexBuilder(); // section and import hashes in allow lists: ClamAV has no such lists
   const set = loadSignatures({
     paths: load.paths, detectPua: load.detectPua, officialOnly: load.officialOnly, trustedPaths: [packagedDbDir()],
     checkPcre: pcreProblems,
-    hashSink: (scope, isAllow) => (scope !== 'file' ? other : isAllow ? allow : file),
+    hashSink: (scope, isAllow) => (scope === 'section' ? (isAllow ? ignored : section) : scope === 'import' ? (isAllow ? ignored : imports) : isAllow ? allow : file),
   });
-  const indexes = { file: file.build(), allow: allow.build() };
+  const indexes = { file: file.build(), allow: allow.build(), section: section.build(), import: imports.build() };
   if (!set.ok) return { set, indexes, fromCache: false, cachePath };
   const body = new Engine(set, indexes).body;
   if (opts.writeCache) writeCache(cachePath, set, indexes, body);
@@ -112,7 +114,7 @@ const LOAD_ERROR_TEXT: Readonly<Record<string, string>> = { ...CLAMAV_LOAD_ERROR
 export function engineFromSet(set: SignatureSet, indexes?: HashIndexes, body?: BodyDatabase): LoadedEngine {
   const engine = new Engine(set, indexes, body);
   let shared: SharedArrayBuffer | undefined;
-  const ix = indexes ?? { file: engine.hashIndex, allow: engine.allowIndex };
+  const ix = indexes ?? { file: engine.hashIndex, allow: engine.allowIndex, ...(engine.sectionIndex ? { section: engine.sectionIndex } : {}), ...(engine.importIndex ? { import: engine.importIndex } : {}) };
   return {
     knownSignatures: set.known,
     engineVersion: `vigil-${VERSION}`,

@@ -23,6 +23,7 @@ import { HashIndex, HashIndexBuilder } from './hashindex.js';
 import { YaraRules } from './yaraport.js';
 import { CONTAINERS, EMBEDDED } from '../formats/registry.js';
 import { parsePe, peClamavView } from '../formats/pe.js';
+import { peHashHits } from '../formats/pefull/clamav.js';
 import { DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, isMeta, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
 import type { ClType } from '../formats/cltypes.js';
 import type { AtomSource } from './atoms.js';
@@ -49,19 +50,25 @@ export interface HashIndexes {
   file: HashIndex;
   /** Allow list (`.fp .sfp`). */
   allow: HashIndex;
+  /** PE section hashes (`.mdb .msb`). */
+  section?: HashIndex;
+  /** PE import-table hashes (`.imp`). */
+  import?: HashIndex;
 }
 
 /** Builds the indexes from hashes a loader collected as objects. */
 export function indexesFromSet(set: SignatureSet): HashIndexes {
   const file = new HashIndexBuilder();
   const allow = new HashIndexBuilder();
+  const section = new HashIndexBuilder();
+  const imports = new HashIndexBuilder();
   for (const h of set.hashes) {
-    if (h.scope !== 'file') continue;
-    const b = h.allow ? allow : file;
+    if (h.scope !== 'file' && h.allow) continue;
+    const b = h.scope === 'section' ? section : h.scope === 'import' ? imports : h.allow ? allow : file;
     b.beginFile(h.db);
     b.add(h.algo, h.hash, h.size, b.internName(h.name), h.line);
   }
-  return { file: file.build(), allow: allow.build() };
+  return { file: file.build(), allow: allow.build(), section: section.build(), import: imports.build() };
 }
 
 export interface ScanOptions {
@@ -96,6 +103,11 @@ export class Engine {
   readonly hashIndex: HashIndex;
 
   readonly body: BodyDatabase;
+  /** `.mdb .msb` and `.imp` lookups for PE layers (absent when the database has none). */
+  private readonly sectionPort: IndexPort | undefined;
+  private readonly importPort: IndexPort | undefined;
+  readonly sectionIndex: HashIndex | undefined;
+  readonly importIndex: HashIndex | undefined;
   /** The database's YARA rules, compiled (absent when it has none). */
   readonly yara: YaraRules | undefined;
 
@@ -123,6 +135,10 @@ export class Engine {
     const maxPatLen7 = body.maxPatLen([7]);
     const relative7 = body.sigs.some((s) => s.target === 7 && !['any', 'abs', 'macro'].includes(s.offset.kind));
     this.allow = indexes.allow;
+    this.sectionIndex = indexes.section;
+    this.importIndex = indexes.import;
+    this.sectionPort = indexes.section && indexes.section.count > 0 ? new IndexPort(indexes.section) : undefined;
+    this.importPort = indexes.import && indexes.import.count > 0 ? new IndexPort(indexes.import) : undefined;
     this.known = set.known;
     this.ports = {
       body,
@@ -235,9 +251,13 @@ export class Engine {
     const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(detected ? { type: detected } : {}) });
     // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
     const embedded = src.whole && type && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbedded(src.whole, type, opts, depth, budget) : undefined;
-    const after = afterRaw && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length)) ? open() : undefined;
+    // A PE's section and import hashes (`.mdb .msb .imp`), after its raw scan, before its unpackers.
+    const peHashes = type === 'CL_TYPE_MSEXE' && src.whole && (this.sectionPort || this.importPort) && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
+      ? peHashHits(src.whole, this.sectionPort, this.importPort, !!opts.allmatch).hits.map((h): Detection => ({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer ?? [] }))
+      : [];
+    const after = afterRaw && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length && peHashes.length === 0)) ? open() : undefined;
     const inner = before ?? after;
-    const detections: Detection[] = [...(before?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? []), ...(after?.detections ?? [])];
+    const detections: Detection[] = [...(before?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? []), ...peHashes, ...(after?.detections ?? [])];
     const innerBytes = (inner?.bytesScanned ?? 0) + (embedded?.bytesScanned ?? 0);
     const innerBlocks = (inner?.scannedBlocks ?? 0) + (embedded?.scannedBlocks ?? 0);
     if (scan.detections.length > 0 && this.allow.count > 0 && this.allowed(src)) {

@@ -15,9 +15,9 @@ import type { SignatureSet } from '../signatures/clamav/loader.js';
 import type { LdbSig } from '../signatures/clamav/types.js';
 import { BodyDatabase } from './bodydb.js';
 import type { HashIndexes } from './engine.js';
-import { HashIndex } from './hashindex.js';
+import { HashIndex, HashIndexBuilder } from './hashindex.js';
 
-const MAGIC = Buffer.from('VIGILDB5', 'latin1');
+const MAGIC = Buffer.from('VIGILDB6', 'latin1');
 
 export interface CompiledDatabase {
   set: SignatureSet;
@@ -36,7 +36,8 @@ function stripLdb(ldb: readonly LdbSig[]): LdbSig[] {
 export function serializeDatabase(set: SignatureSet, indexes: HashIndexes, body: BodyDatabase): Buffer {
   const meta = { ldb: stripLdb(set.ldb), cdb: set.cdb, yara: set.yara, known: set.known, files: set.files, daily: set.daily, ndbCount: set.ndb.length };
   const json = Buffer.from(JSON.stringify(meta, (_k, v: unknown) => (v === Infinity ? -1 : typeof v === 'bigint' ? { $big: v.toString() } : v)), 'utf8');
-  const blocks = [json, body.serialize(), indexes.file.serialize(), indexes.allow.serialize()];
+  const empty = (): HashIndex => new HashIndexBuilder().build();
+  const blocks = [json, body.serialize(), indexes.file.serialize(), indexes.allow.serialize(), (indexes.section ?? empty()).serialize(), (indexes.import ?? empty()).serialize()];
   const parts: Uint8Array[] = [];
   for (const b of blocks) {
     const len = Buffer.alloc(4);
@@ -67,8 +68,8 @@ export function deserializeDatabase(buf: Uint8Array): CompiledDatabase | undefin
     off += n;
     return out;
   };
-  const json = take(), bodyBytes = take(), fileBytes = take(), allowBytes = take();
-  if (!json || !bodyBytes || !fileBytes || !allowBytes || off !== payload.length) return undefined;
+  const json = take(), bodyBytes = take(), fileBytes = take(), allowBytes = take(), sectionBytes = take(), importBytes = take();
+  if (!json || !bodyBytes || !fileBytes || !allowBytes || !sectionBytes || !importBytes || off !== payload.length) return undefined;
   try {
     // No reviver (it would run on every key): the only values JSON cannot carry are the bigints
     // of byte-compare comparisons, restored here (patterns, with their Infinity gaps, are not in it).
@@ -82,8 +83,10 @@ export function deserializeDatabase(buf: Uint8Array): CompiledDatabase | undefin
     const body = BodyDatabase.deserialize(bodyBytes);
     const file = HashIndex.deserialize(fileBytes);
     const allow = HashIndex.deserialize(allowBytes);
+    const section = HashIndex.deserialize(sectionBytes);
+    const imports = HashIndex.deserialize(importBytes);
     const set: SignatureSet = { ...meta, ndb: [], hashes: [], diagnostics: [], ok: true };
-    return { set, indexes: { file, allow }, body };
+    return { set, indexes: { file, allow, section, import: imports }, body };
   } catch {
     return undefined;
   }

@@ -241,7 +241,8 @@ class Evaluator {
         const decl = Object.hasOwn(obj.decl.fields, e.field) ? obj.decl.fields[e.field] : undefined;
         if (!decl) return undefined;
         const data = isRecord(obj.data) && Object.hasOwn(obj.data, e.field) ? obj.data[e.field] : undefined;
-        return nodeOrValue(decl, data, obj.root);
+        // A function member sees the structure it belongs to (pe.signatures[i].valid_on() its signature).
+        return nodeOrValue(decl, data, decl.kind === 'function' ? obj.data : obj.root);
       }
       case 'index': {
         const obj = this.eval(e.object);
