@@ -24,7 +24,7 @@ import { YaraRules } from './yaraport.js';
 import { CONTAINERS, EMBEDDED } from '../formats/registry.js';
 import { parsePe, peClamavView } from '../formats/pe.js';
 import { peHashHits } from '../formats/pefull/clamav.js';
-import { DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, isMeta, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
+import { CHILD_REFUSED, DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, isMeta, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
 import type { ClType } from '../formats/cltypes.js';
 import type { AtomSource } from './atoms.js';
 
@@ -208,16 +208,34 @@ export class Engine {
     let result: LayerResult;
     if (hit) {
       if (hit !== LIMIT_NAMES.maxScanTime) this.limitReached(hit, opts, budget);
-      result = { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+      result = { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0, refused: hit };
     } else {
       budget.files++;
       budget.size += src.size;
+      // A child seen clean before (same bytes, same options) is not scanned again: ClamAV's clean cache.
+      const cacheKey = depth > 0 && src.whole ? this.cleanKey(src.whole, forcedType, opts) : undefined;
+      if (cacheKey !== undefined && this.cleanCache.has(cacheKey)) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+      const limitsBefore = budget.limits.length, puaBefore = budget.pua.length;
       if (budget.chain) budget.chain.level++;
       result = this.scanLayers(src, opts, depth, budget, forcedType);
+      if (cacheKey !== undefined && result.detections.length === 0 && budget.limits.length === limitsBefore && budget.pua.length === puaBefore && !budget.timedOut) this.remember(cacheKey);
       if (result.detections.length > 0) budget.detected = result.detections[result.detections.length - 1]!.name;
       if (budget.chain) chainPost(budget.chain, budget.detected);
     }
     return top ? finish(result, budget, opts) : result;
+  }
+
+  /** Layers found clean, by content and options (ClamAV's CacheSize: 65536), oldest first. */
+  private readonly cleanCache = new Set<string>();
+
+  private cleanKey(bytes: Uint8Array, forcedType: string | undefined, opts: ScanOptions): string {
+    const o = [opts.maxFileSize, opts.maxScanSize, opts.maxFiles, opts.maxRecursion, opts.maxEmbeddedPE, JSON.stringify(opts.unpack ?? {}), forcedType ?? ''].join(',');
+    return `${createHash('md5').update(bytes).digest('hex')}:${bytes.length}:${o}`;
+  }
+
+  private remember(key: string): void {
+    if (this.cleanCache.size >= CLEAN_CACHE_SIZE) this.cleanCache.delete(this.cleanCache.values().next().value as string);
+    this.cleanCache.add(key);
   }
 
   /** Whether the file's scan time is over; the first time, the limit is noted (ClamAV aborts the scan). */
@@ -241,9 +259,14 @@ export class Engine {
     // Containers are opened first and their layers scanned, then the container's own bytes (ClamAV's order).
     // The layer's type, detected once for the container checks and the scan passes.
     const detected = forcedType ?? (src.whole ? detectFileType(src.whole) : undefined);
-    const type = !forcedType && src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
+    // A child its container types is scanned as a plain buffer of that type: one raw pass, nothing opened.
+    if (forcedType) {
+      const plain = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], type: forcedType, plain: true });
+      return { verdict: plain.detections.length > 0 ? 'infected' : 'clean', detections: plain.detections, bytesScanned: src.size, scannedBlocks: plain.scannedBlocks };
+    }
+    const type = src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
     const reader = src.whole && type ? CONTAINERS.get(type as ClType) : undefined;
-    const open = (): LayerResult | undefined => (reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts)), opts, depth, budget, type) : undefined);
+    const open = (): LayerResult | undefined => (reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts, budget)), opts, depth, budget, type) : undefined);
     // Most containers are opened before the layer's own scan; PDF and executables after it (ClamAV's order).
     const afterRaw = type !== undefined && AFTER_RAW.has(type);
     const before = afterRaw ? undefined : open();
@@ -266,14 +289,16 @@ export class Engine {
     return { verdict: detections.length > 0 ? 'infected' : 'clean', detections, bytesScanned: src.size + innerBytes, scannedBlocks: scan.scannedBlocks + innerBlocks };
   }
 
-  private unpackContext(opts: ScanOptions): UnpackContext {
+  private unpackContext(opts: ScanOptions, budget: LayerBudget): UnpackContext {
     return {
       limits: {
         maxFileSize: opts.maxFileSize ?? DEFAULT_LIMITS.maxFileSize,
         maxFiles: opts.maxFiles ?? DEFAULT_LIMITS.maxFiles,
         maxScanSize: opts.maxScanSize ?? DEFAULT_LIMITS.maxScanSize,
+        maxRecursion: opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion,
       },
       options: { ...DEFAULT_UNPACK_OPTIONS, ...opts.unpack },
+      scannedFiles: () => budget.files,
     };
   }
 
@@ -286,7 +311,7 @@ export class Engine {
     const found = findEmbeddedTypes(bytes, type, opts.maxFiles ?? DEFAULT_LIMITS.maxFiles)
       .filter((f) => f.offset > 0 && (EMBEDDED.has(f.type) || f.type === 'CL_TYPE_MSEXE') && embeddedApplies(f.type, type, f.offset));
     if (found.length === 0) return undefined;
-    const ctx = this.unpackContext(opts);
+    const ctx = this.unpackContext(opts, budget);
     const maxEmbeddedPE = opts.maxEmbeddedPE ?? DEFAULT_LIMITS.maxEmbeddedPE;
     const detections: Detection[] = [];
     let bytesScanned = 0, scannedBlocks = 0, any = false;
@@ -326,7 +351,14 @@ export class Engine {
     const detections: Detection[] = [];
     let bytesScanned = 0, scannedBlocks = 0;
     const atLimit = !this.belowRecursionLimit(opts, depth);
-    for (const item of items) {
+    // A reader is told when a child was refused for a limit (ClamAV's unzip stops there).
+    const it = items[Symbol.iterator]() as Iterator<UnpackItem, unknown, unknown>;
+    let feedback: unknown;
+    for (;;) {
+      const step = it.next(feedback);
+      feedback = undefined;
+      if (step.done) break;
+      const item = step.value;
       if (this.timeIsUp(opts, budget)) break;
       if (isMeta(item)) {
         if (budget.chain && containerType) chainMeta(budget.chain, containerType, item.meta);
@@ -349,6 +381,7 @@ export class Engine {
         continue;
       }
       const r = this.scanSource(wholeSource(item.data), { ...opts, layer }, depth + 1, budget, item.type);
+      if (r.refused && r.refused !== LIMIT_NAMES.maxFileSize) feedback = CHILD_REFUSED;
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;
       scannedBlocks += r.scannedBlocks;
@@ -385,8 +418,11 @@ export class Engine {
   }
 }
 
-/** A layer's scan result with ClamAV's count of scanned blocks. */
-type LayerResult = ScanResult & { scannedBlocks: number };
+/** A layer's scan result with ClamAV's count of scanned blocks, and the limit that refused it, if one did. */
+type LayerResult = ScanResult & { scannedBlocks: number; refused?: string };
+
+/** Entries of the clean-layer cache (ClamAV's default CacheSize). */
+const CLEAN_CACHE_SIZE = 65536;
 
 /** What the layers of one file have used of its limits, the limits met, and the alerts held until the end. */
 interface LayerBudget {

@@ -106,6 +106,8 @@ export interface LayerOptions {
   layer: string[];
   /** The layer's type when already detected (`detectFileType`), so it is not detected again. */
   type?: string;
+  /** One raw pass only (ClamAV's `cli_scan_desc` with a type: no normalised or second pass). */
+  plain?: boolean;
 }
 
 interface Candidate { d: Detection; key: number[] }
@@ -133,7 +135,8 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
   // A streamed layer is typed, and its executable headers read, from its first 4 MiB.
   const head = src.whole ?? Uint8Array.from(src.read(0, Math.min(src.size, STREAM_HEAD)));
   const bytes = head;
-  const info = engine.typeOf(head, opts.type);
+  const typed = engine.typeOf(head, opts.type);
+  const info = opts.plain ? { ...typed, passes: typed.passes.filter((p) => p.input === 'raw').slice(0, 1) } : typed;
   const out: Detection[] = [];
   const counter = { blocks: 0 };
   // YARA detections per source: a second raw pass over the same bytes gives the same ones.

@@ -6,11 +6,10 @@
  * Out: their files as child layers, read as ClamAV's readers read them (see `gzip.ts`,
  * `untar.ts`, `zip.ts`).
  */
-import { DEFAULT_LIMITS } from '../core/limits.js';
 import { gunzipLayer } from './gzip.js';
 import { tarLayers } from './untar.js';
 import type { UnpackContext, UnpackItem, UnpackerFamily } from './unpack.js';
-import { extractEntry, extractLocalEntry, readZip } from './zip.js';
+import { clamUnzipItems, clamUnzipSingle } from './zip.js';
 
 function* gzipItems(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {
   const out = gunzipLayer(bytes, ctx.limits.maxFileSize);
@@ -26,36 +25,22 @@ function tarItems(posix: boolean) {
 }
 
 /**
- * The files of a ZIP as ClamAV's unzip gives them: the central directory's entries in the order of
- * their local headers, a repeated entry (same header, same size) once, directories, encrypted
- * entries and methods other than stored and deflate left out. ClamAV takes the directory's offsets
- * as written: an archive whose offsets only work shifted (bytes prepended) gives nothing here, and
- * without a central directory nothing is extracted (ClamAV's walk of local headers does not run
- * then); such files are reached through the embedded-ZIP scan instead.
+ * The files of a ZIP as ClamAV 1.4's `cli_unzip` gives them (see `clamUnzipItems` in `zip.ts`):
+ * the central directory the last usable end record names, taken as written (an archive whose
+ * offsets only work shifted, or that has no end record, gives nothing here: its local headers are
+ * reached through the embedded-ZIP scan), entries in local-header order, duplicates once, stored,
+ * deflate, Deflate64, bzip2 and implode extracted (bombs cut at MaxFileSize, as ClamAV scans
+ * them), encrypted entries skipped with `Heuristics.Encrypted.Zip` when asked for, overlapping
+ * entries alerted as `Heuristics.Zip.OverlappingFiles`, and ClamAV's second walk over the local
+ * headers when few entries gave a file.
  */
-function* zipItems(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {
-  const listing = readZip(bytes, { maxFiles: ctx.limits.maxFiles || DEFAULT_LIMITS.maxFiles }, { localScan: 'never' });
-  if (listing.prefixBytes > 0) return;
-  // ClamAV reports every central record's metadata while it indexes them, before extracting any.
-  for (const e of listing.entries) if (e.source === 'central') yield { meta: e.name.text };
-  const entries = listing.entries.filter((e) => e.source === 'central').sort((x, y) => x.localHeaderOffset - y.localHeaderOffset);
-  let prev: (typeof entries)[number] | undefined;
-  for (const e of entries) {
-    const duplicate = prev && prev.localHeaderOffset === e.localHeaderOffset && prev.compressedSize === e.compressedSize;
-    prev = e;
-    if (duplicate || e.encrypted || e.isDirectory) continue;
-    const r = extractEntry(bytes, e, { maxEntrySize: ctx.limits.maxFileSize });
-    if (r.data) yield { name: e.name.text, data: r.data };
-  }
+function zipItems(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {
+  return clamUnzipItems(bytes, ctx);
 }
 
 /** ClamAV's `cli_unzip_single`: one entry read from the local header at `offset`. */
-function* zipSfxItems(bytes: Uint8Array, offset: number, ctx: UnpackContext): Iterable<UnpackItem> {
-  const data = extractLocalEntry(bytes, offset, ctx.limits.maxFileSize);
-  if (data) {
-    yield { meta: `zip@${offset}` };
-    yield { name: `zip@${offset}`, data };
-  }
+function zipSfxItems(bytes: Uint8Array, offset: number, ctx: UnpackContext): Iterable<UnpackItem> {
+  return clamUnzipSingle(bytes, offset, ctx);
 }
 
 export const family: UnpackerFamily = {

@@ -13,6 +13,7 @@
  * stops at the limit) and finished with `Z_SYNC_FLUSH` (a truncated stream gives what it had).
  */
 import { constants, inflateRawSync } from 'node:zlib';
+import { inflateRaw } from './zipmethods/inflate.js';
 
 export type GunzipResult = { data: Uint8Array } | { error: string };
 
@@ -56,7 +57,10 @@ export function gunzipLayer(bytes: Uint8Array, maxOutput: number): GunzipResult 
       const err = e as NodeJS.ErrnoException;
       // Output beyond the limit: not scanned (ClamAV scans the part up to its limits; see compatibility.md).
       if (err.code === 'ERR_BUFFER_TOO_LARGE') return { error: 'limit' };
-      if (p === 0) return { error: err.message };
+      // Damage: ClamAV scans what zlib inflated before it (Node's zlib keeps none of it).
+      const partial = inflateRaw(rest.subarray(start), Math.max(1, maxOutput - total));
+      if (partial.data.length > 0) parts.push(partial.data);
+      else if (p === 0) return { error: err.message };
       break;
     }
     parts.push(out.buffer);

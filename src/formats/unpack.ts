@@ -22,6 +22,8 @@ export interface UnpackLimits {
   maxFiles: number;
   /** Bytes of all layers of a top-level file (ClamAV MaxScanSize); 0 for no limit. */
   maxScanSize: number;
+  /** Container nesting (ClamAV MaxRecursion); readers that recurse inside one layer (OLE2 storages) use it. */
+  maxRecursion?: number;
 }
 
 export interface UnpackOptions {
@@ -45,6 +47,8 @@ export const DEFAULT_UNPACK_OPTIONS: Readonly<UnpackOptions> = Object.freeze({
 export interface UnpackContext {
   limits: UnpackLimits;
   options: UnpackOptions;
+  /** Layers of the top-level file scanned so far (ClamAV's `scannedfiles`), live. */
+  scannedFiles?: () => number;
 }
 
 /** Names ClamAV gives its limits (`Heuristics.Limits.Exceeded.<name>`). */
@@ -54,7 +58,12 @@ export interface ChildLayer {
   /** The member's name as stored (path separators kept), or a made-up one such as `gzip` or `zip@120`. */
   name: string;
   data: Uint8Array;
-  /** The type ClamAV scans this child as when the container decides it (VBA code, PDF JavaScript…); typed from its bytes otherwise. */
+  /**
+   * Set when ClamAV scans this child as a plain buffer of a type its container decides (VBA code as
+   * CL_TYPE_SCRIPT, legacy macro code as CL_TYPE_MSOLE2): one raw pass with that type's signatures
+   * and the generic ones, nothing opened. Without it the child is typed from its bytes and scanned
+   * as a file of its own.
+   */
   type?: ClType;
 }
 
@@ -99,6 +108,13 @@ export interface UnpackerFamily {
   /** Readers of these types found at an offset inside another layer during its raw scan. */
   embedded?: Partial<Record<ClType, EmbeddedUnpacker>>;
 }
+
+/**
+ * What the engine passes back to a reader's `next()` after a child a scan limit refused (MaxScanSize,
+ * MaxFiles, MaxRecursion). Readers whose ClamAV counterpart stops at such a child (unzip) stop too;
+ * the others ignore it.
+ */
+export const CHILD_REFUSED = 'refused';
 
 export const isChild = (i: UnpackItem): i is ChildLayer => 'data' in i;
 export const isLimited = (i: UnpackItem): i is LimitedChild => 'limit' in i;

@@ -6,8 +6,14 @@
  * where the local header and the data start), the problems found on the way (each with a stable
  * code and a byte offset), and ClamAV's overlapping-entries verdict (`Heuristics.Zip.
  * OverlappingFiles`, the non-recursive zip-bomb check). `extractEntry` turns one listed entry into
- * its bytes (stored or deflate) within `maxEntrySize` and an optional budget for `maxTotal`, and
- * checks its CRC-32; anything it cannot do is a typed error, never an exception and never garbage.
+ * its bytes (stored, deflate, Deflate64, implode, bzip2 or LZMA) within `maxEntrySize` and an
+ * optional budget for `maxTotal`, and checks its CRC-32; anything it cannot do is a typed error,
+ * never an exception and never garbage.
+ *
+ * `clamUnzipItems` and `clamUnzipSingle` (the last section) are what the scanner uses: ClamAV
+ * 1.4's own reading of a ZIP (`libclamav/unzip.c`), which differs from the above on purpose where
+ * ClamAV does (offsets as written, local-header sizes and methods, no ZIP64, no LZMA, bombs cut
+ * rather than skipped, a second walk over the local headers) so that the same files are scanned.
  *
  * Strategy: the central directory first. The end-of-central-directory record (EOCD) is searched
  * backwards over the last 64 KiB + 22 bytes (the largest comment plus the record); a candidate
@@ -41,9 +47,16 @@
  * (0x7075) matches the header name's CRC; otherwise CP437, as the APPNOTE specifies.
  */
 
-import { constants, inflateRawSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
 import { ByteReader, checkedAdd } from '../core/bytes.js';
 import { crc32 } from '../core/crc32.js';
+import { bunzip2 } from './compress/bzip2.js';
+import { LIMIT, type DecodeResult } from './compress/common.js';
+import { lzmaDecode } from './compress/lzma.js';
+import { CHILD_REFUSED, type UnpackContext, type UnpackItem } from './unpack.js';
+import { explode } from './zipmethods/explode.js';
+import { inflateRaw } from './zipmethods/inflate.js';
+import { unz } from './zipmethods/unz.js';
 
 export interface ZipLimits {
   /** Entries listed at most (ClamAV MaxFiles); later ones are not read. */
@@ -622,13 +635,15 @@ export function newBudget(limits: Pick<ZipLimits, 'maxTotal'>): ZipBudget {
   return { remaining: Math.max(0, limits.maxTotal) };
 }
 
-/** Methods that `extractEntry` decodes. */
-export const SUPPORTED_METHODS: ReadonlySet<number> = new Set([0, 8]);
+/** Methods that `extractEntry` decodes: stored, implode, deflate, Deflate64, bzip2, LZMA. */
+export const SUPPORTED_METHODS: ReadonlySet<number> = new Set([0, 6, 8, 9, 12, 14]);
 
 /**
- * One entry's bytes, within `maxEntrySize` and the budget (when given). Never throws: a deflate
- * bomb stops at the limit (zlib's `maxOutputLength`), corrupt streams and truncated data are
- * typed errors. A declared size above the limit is refused without inflating.
+ * One entry's bytes, within `maxEntrySize` and the budget (when given). Never throws: a bomb stops
+ * at the limit, corrupt streams and truncated data are typed errors (`inflate-failed` for every
+ * decoder). A declared size above the limit is refused without decoding. Imploded data is decoded
+ * up to the declared size (the format has no end marker); LZMA data starts with its 4-byte version
+ * and properties-length header and the 5-byte properties.
  */
 export function extractEntry(bytes: Uint8Array, entry: ZipEntry, limits: Pick<ZipLimits, 'maxEntrySize'>, budget?: ZipBudget): ZipExtractResult {
   const name = entry.name.text;
@@ -655,7 +670,7 @@ export function extractEntry(bytes: Uint8Array, entry: ZipEntry, limits: Pick<Zi
     if (data.length > cap) return overCap();
   } else if (packed.length === 0 && entry.uncompressedSize === 0) {
     data = packed;
-  } else {
+  } else if (entry.method === 8) {
     try {
       data = inflateRawSync(packed, { maxOutputLength: Math.max(1, cap) });
     } catch (e) {
@@ -663,6 +678,11 @@ export function extractEntry(bytes: Uint8Array, entry: ZipEntry, limits: Pick<Zi
       return { error: 'inflate-failed', message: `'${name}' does not inflate: ${(e as Error).message}` };
     }
     if (data.length > cap) return overCap();
+  } else {
+    const res = decodeMethod(entry, packed, cap);
+    if (res.error === LIMIT) return overCap();
+    if (!res.complete) return { error: 'inflate-failed', message: `'${name}' does not decode (method ${entry.method}): ${res.error ?? 'damaged'}` };
+    data = res.data;
   }
   if (budget) budget.remaining -= data.length;
   if (data.length !== entry.uncompressedSize) {
@@ -675,38 +695,299 @@ export function extractEntry(bytes: Uint8Array, entry: ZipEntry, limits: Pick<Zi
   return { data };
 }
 
+/** Implode, Deflate64, bzip2 or LZMA data → a decoder's result (`complete` when it ended properly). */
+function decodeMethod(entry: ZipEntry, packed: Uint8Array, cap: number): DecodeResult {
+  switch (entry.method) {
+    case 6: {
+      // No end marker: the declared size (already checked against the bound) ends it.
+      const res = explode(packed, entry.flags, cap, entry.uncompressedSize);
+      return res.data.length === entry.uncompressedSize ? { data: res.data, complete: true } : res;
+    }
+    case 9: return inflateRaw(packed, cap, true);
+    case 12: return bunzip2(packed, cap, { firstStreamOnly: true });
+    case 14: {
+      // lzma-header = version(2) props-size(2) props(props-size), then the raw stream.
+      if (packed.length < 4) return { data: new Uint8Array(0), complete: false, error: 'truncated' };
+      const propsSize = packed[2]! | (packed[3]! << 8);
+      if (propsSize < 5 || packed.length < 4 + propsSize) return { data: new Uint8Array(0), complete: false, error: 'bad LZMA header' };
+      const props = packed.subarray(4, 4 + propsSize);
+      const res = lzmaDecode(props, packed.subarray(4 + propsSize), cap, entry.uncompressedSize);
+      if (res.error === LIMIT && entry.uncompressedSize <= cap) return { ...res, error: 'size-mismatch' };
+      return res;
+    }
+    default: return { data: new Uint8Array(0), complete: false, error: 'unsupported method' };
+  }
+}
+
 function hex32(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
 }
 
+// ---------------------------------------------------------------------------------------------
+// ClamAV 1.4's unzip (libclamav/unzip.c), as the scanner must reproduce it
+
 /**
- * One entry read from its local header alone, as ClamAV reads a ZIP found inside another file
- * (a self-extractor's `PK\3\4` at some offset): sizes and method from the local header; an entry
- * with a data descriptor, encryption, no compressed data or data running past the end gives
- * nothing; stored and deflate only. Never throws.
+ * One entry as ClamAV catalogues it: where its local header is, the header's size, and the sizes,
+ * method and flags the local header gives (the central directory's sizes only with flag bit 3).
  */
-export function extractLocalEntry(bytes: Uint8Array, at: number, maxOutput: number): Uint8Array | undefined {
-  if (at < 0 || at + 30 > bytes.length) return undefined;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (v.getUint32(at, true) !== 0x04034b50) return undefined;
-  const flags = v.getUint16(at + 6, true);
-  const method = v.getUint16(at + 8, true);
-  const csize = v.getUint32(at + 18, true);
-  const nameLen = v.getUint16(at + 26, true);
-  const extraLen = v.getUint16(at + 28, true);
-  const remaining = bytes.length - at - 30;
-  if (remaining <= nameLen) return undefined;
-  if (flags & 0x0008) return undefined;
-  if (remaining - nameLen <= extraLen) return undefined;
-  const start = at + 30 + nameLen + extraLen;
-  if (csize === 0 || bytes.length - start < csize) return undefined;
-  if (flags & 0x0001) return undefined;
-  const data = bytes.subarray(start, start + csize);
-  if (method === 0) return data.length > maxOutput ? undefined : data;
-  if (method !== 8) return undefined;
-  try {
-    return inflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: Math.max(1, maxOutput) });
-  } catch {
-    return undefined;
+export interface ClamZipRecord {
+  localHeaderOffset: number;
+  /** 30 + the local name and extra lengths. */
+  localHeaderSize: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  method: number;
+  flags: number;
+  encrypted: boolean;
+  /** The central directory's name when there is one, else the local header's (CP437 or UTF-8). */
+  name: string;
+}
+
+/** What ClamAV found in one archive before extracting anything. */
+export interface ClamZipIndex {
+  /** Offset of the central directory the end record names, or 0 when ClamAV finds none. */
+  centralOffset: number;
+  /** Catalogued entries in local-header order (duplicates included; they are skipped when extracting). */
+  records: ClamZipRecord[];
+  /** Entries whose local header has bit 0 (traditional or strong encryption), in directory order. */
+  encryptedSeen: number;
+  /** The catalogue stopped at MaxFiles. */
+  maxFilesReached: boolean;
+  /** The name of every central record ClamAV reports metadata for while indexing (`cli_matchmeta`), in directory order. */
+  metaNames: string[];
+  /** Overlapping neighbours counted before the check ended. */
+  overlapCount: number;
+  /** More than 5 overlaps, one not a duplicate: `Heuristics.Zip.OverlappingFiles` (nothing is extracted). */
+  overlapping: boolean;
+}
+
+const CLAM_F_MASKED = 1 << 13;
+
+interface LocalParse {
+  /** Bytes from the local header to past the data (and descriptor); 0 when ClamAV stops here. */
+  size: number;
+  /** Set when the entry has data to extract. */
+  record?: ClamZipRecord;
+  /** The local header has bit 0 and got as far as ClamAV's encryption check. */
+  encrypted: boolean;
+}
+
+/**
+ * ClamAV's `parse_local_file_header`: the entry at `loff` (with its central header's sizes when
+ * `central` is given, used only with flag bit 3). Never throws.
+ */
+function clamLocal(b: Uint8Array, loff: number, central: { csize: number; usize: number; name: string } | undefined): LocalParse {
+  const fsize = b.length;
+  const fail: LocalParse = { size: 0, encrypted: false };
+  if (loff < 0 || loff + LOCAL_SIZE > fsize) return fail;
+  const r = new ByteReader(b);
+  if (r.u32le(loff) !== SIG_LOCAL) return fail;
+  const flags = r.u16le(loff + 6)!;
+  const method = r.u16le(loff + 8)!;
+  const nameLen = r.u16le(loff + 26)!;
+  const extraLen = r.u16le(loff + 28)!;
+  let zsize = fsize - loff - LOCAL_SIZE;
+  if (zsize <= nameLen) return fail;
+  if (flags & CLAM_F_MASKED) return fail;
+  const encrypted = (flags & FLAG_ENCRYPTED) !== 0;
+  let csize: number, usize: number;
+  if (flags & FLAG_DESCRIPTOR) {
+    if (!central) return { size: 0, encrypted };
+    csize = central.csize;
+    usize = central.usize;
+  } else {
+    csize = r.u32le(loff + 18)!;
+    usize = r.u32le(loff + 22)!;
   }
+  zsize -= nameLen;
+  if (zsize <= extraLen) return { size: 0, encrypted };
+  zsize -= extraLen;
+  const headerSize = LOCAL_SIZE + nameLen + extraLen;
+  let size = headerSize;
+  let record: ClamZipRecord | undefined;
+  if (csize !== 0) {
+    if (zsize < csize) return { size: 0, encrypted };
+    const raw = b.subarray(loff + LOCAL_SIZE, loff + LOCAL_SIZE + nameLen);
+    record = {
+      localHeaderOffset: loff, localHeaderSize: headerSize, compressedSize: csize, uncompressedSize: usize,
+      method, flags, encrypted, name: central?.name ?? decodeName(raw, new Uint8Array(0), flags),
+    };
+    size += csize;
+    zsize -= csize;
+  }
+  if (flags & FLAG_DESCRIPTOR) {
+    if (zsize < 12) return { size: 0, encrypted, ...(record ? { record } : {}) };
+    zsize -= 12;
+    if (r.u32le(loff + size) === SIG_DESCRIPTOR) {
+      if (zsize < 4) return { size: 0, encrypted, ...(record ? { record } : {}) };
+      size += 4;
+    }
+    size += 12;
+  }
+  return { size, encrypted, ...(record ? { record } : {}) };
+}
+
+/**
+ * ClamAV's search for the end record: backwards from the end over the whole file (offset 0
+ * excluded), the first `PK\5\6` whose directory offset leaves room for a central header. The
+ * offset is taken as written (no shift for bytes prepended), and 0 means none.
+ */
+export function clamCentralOffset(b: Uint8Array): number {
+  const fsize = b.length;
+  if (fsize < CENTRAL_SIZE) return 0;
+  for (let c = fsize - EOCD_SIZE; c > 0; c--) {
+    if (b[c] !== 0x50 || b[c + 1] !== 0x4b || b[c + 2] !== 0x05 || b[c + 3] !== 0x06) continue;
+    const chptr = (b[c + 16]! | (b[c + 17]! << 8) | (b[c + 18]! << 16) | (b[c + 19]! << 24)) >>> 0;
+    if (chptr + CENTRAL_SIZE <= fsize) return chptr;
+  }
+  return 0;
+}
+
+/**
+ * ClamAV's `index_the_central_directory`: the central headers from `coff` while their signature
+ * holds, each entry's local header parsed for its record, at most `maxFiles` records, then sorted
+ * by local-header offset and checked for overlaps. Never throws.
+ */
+export function clamIndex(b: Uint8Array, coff: number, maxFiles: number): ClamZipIndex {
+  const fsize = b.length;
+  const start = coff;
+  const r = new ByteReader(b);
+  const records: ClamZipRecord[] = [];
+  let encryptedSeen = 0;
+  let maxFilesReached = false;
+  const metaNames: string[] = [];
+  for (;;) {
+    if (coff + CENTRAL_SIZE > fsize || r.u32le(coff) !== SIG_CENTRAL) break;
+    const at = coff;
+    const nameLen = r.u16le(at + 28)!;
+    const extraLen = r.u16le(at + 30)!;
+    const commentLen = r.u16le(at + 32)!;
+    coff += CENTRAL_SIZE;
+    if (fsize - coff <= nameLen) break;
+    const raw = b.subarray(coff, coff + nameLen);
+    const flags = r.u16le(at + 8)!;
+    coff += nameLen;
+    metaNames.push(Buffer.from(raw.subarray(0, 255)).toString('latin1'));
+    let last = false;
+    if (fsize - coff <= extraLen) last = true;
+    const extra = last ? new Uint8Array(0) : b.subarray(coff, coff + extraLen);
+    coff += extraLen;
+    if (!last && fsize - coff < commentLen) last = true;
+    coff += commentLen;
+    const off = r.u32le(at + 42)!;
+    if (off < fsize - LOCAL_SIZE) {
+      const p = clamLocal(b, off, { csize: r.u32le(at + 20)!, usize: r.u32le(at + 24)!, name: decodeName(raw, extra, flags) });
+      if (p.encrypted) encryptedSeen++;
+      if (p.record) records.push(p.record);
+    }
+    if (last) break;
+    if (maxFiles > 0 && records.length >= maxFiles) { maxFilesReached = true; break; }
+  }
+  records.sort((x, y) => x.localHeaderOffset - y.localHeaderOffset);
+  let overlapCount = 0;
+  let overlapping = false;
+  for (let i = 1; i < records.length; i++) {
+    const prev = records[i - 1]!;
+    const cur = records[i]!;
+    const prevEnd = prev.localHeaderOffset + prev.localHeaderSize + prev.compressedSize;
+    const curEnd = cur.localHeaderOffset + cur.localHeaderSize + cur.compressedSize;
+    const over = (cur.localHeaderOffset >= prev.localHeaderOffset && cur.localHeaderOffset + OVERLAP_FUDGE < prevEnd)
+      || (prev.localHeaderOffset >= cur.localHeaderOffset && prev.localHeaderOffset + OVERLAP_FUDGE < curEnd);
+    if (!over) continue;
+    overlapCount++;
+    if (!clamDuplicate(prev, cur) && overlapCount > MAX_OVERLAPS) { overlapping = true; break; }
+  }
+  return { centralOffset: start, records, encryptedSeen, maxFilesReached, metaNames, overlapCount, overlapping };
+}
+
+function clamDuplicate(a: ClamZipRecord, b: ClamZipRecord): boolean {
+  return a.localHeaderOffset === b.localHeaderOffset && a.localHeaderSize === b.localHeaderSize && a.compressedSize === b.compressedSize;
+}
+
+export { CHILD_REFUSED };
+
+/**
+ * The items ClamAV's `cli_unzip` gives for a layer typed ZIP: `Heuristics.Encrypted.Zip` (with
+ * AlertEncryptedArchive) when a catalogued entry's local header has bit 0; the MaxFiles limit when
+ * the catalogue reaches it (ClamAV alerts it then, even with no entry left over);
+ * `Heuristics.Zip.OverlappingFiles` (with HeuristicAlerts; without, CL_EFORMAT) and nothing else
+ * for an overlapping-entries bomb; otherwise each distinct entry's outputs (see `unz`) in
+ * local-header order, encrypted ones skipped (no password databases are tried), until ClamAV's
+ * count of unzipped files reaches MaxFiles. When at most a quarter of the catalogued entries gave
+ * a file (and at least one did), ClamAV walks the local headers from offset 0 and extracts what
+ * it finds again; that walk is reproduced too. Without a usable end record nothing is extracted
+ * here (the local headers are reached through the embedded-ZIP scan instead).
+ */
+export function* clamUnzipItems(bytes: Uint8Array, ctx: UnpackContext): Generator<UnpackItem, void, unknown> {
+  const maxFiles = Math.max(0, ctx.limits.maxFiles);
+  const maxFileSize = Math.max(0, ctx.limits.maxFileSize);
+  const coff = clamCentralOffset(bytes);
+  if (coff === 0) return;
+  const index = clamIndex(bytes, coff, maxFiles);
+  // Every member's metadata is reported while the directory is indexed, before anything is extracted.
+  for (const name of index.metaNames) yield { meta: name };
+  // ClamAV appends the alert for every encrypted entry (and again in its local walk); one name is
+  // reported once per file, so one alert per archive is what shows.
+  let alerted = false;
+  if (index.encryptedSeen > 0 && ctx.options.alertEncryptedArchive) { alerted = true; yield { alert: 'Heuristics.Encrypted.Zip' }; }
+  if (index.maxFilesReached) yield { name: `zip@${coff}`, limit: 'MaxFiles' };
+  if (index.overlapping) {
+    if (ctx.options.heuristicAlerts) yield { alert: 'Heuristics.Zip.OverlappingFiles' };
+    return;
+  }
+  let unzipped = 0;
+  let fileCount = 0;
+  const records = index.records;
+  for (let i = 0; i < records.length; i++) {
+    const e = records[i]!;
+    if (i > 0 && clamDuplicate(records[i - 1]!, e)) continue;
+    const start = e.localHeaderOffset + e.localHeaderSize;
+    if (!e.encrypted && start + LOCAL_SIZE <= bytes.length) {
+      const u = unz(bytes.subarray(start, start + e.compressedSize), e.uncompressedSize, e.method, e.flags, maxFileSize);
+      unzipped += u.unzipped;
+      for (const data of u.outputs) if (data.length > 0 && (yield { name: e.name, data }) === CHILD_REFUSED) return;
+    }
+    fileCount++;
+    if (maxFiles > 0 && unzipped >= maxFiles) {
+      yield { name: e.name, limit: 'MaxFiles' };
+      return;
+    }
+  }
+  if (unzipped === 0 || unzipped > Math.floor(fileCount / 4)) return;
+  // ClamAV's second pass over the local headers, from the start of the file.
+  let lhoff = 0;
+  while (lhoff < bytes.length) {
+    const p = clamLocal(bytes, lhoff, undefined);
+    if (p.record) yield { meta: p.record.name };
+    if (p.encrypted && ctx.options.alertEncryptedArchive && !alerted) { alerted = true; yield { alert: 'Heuristics.Encrypted.Zip' }; }
+    if (p.size === 0) return;
+    const e = p.record;
+    if (e && !e.encrypted) {
+      const start = lhoff + e.localHeaderSize;
+      const u = unz(bytes.subarray(start, start + e.compressedSize), e.uncompressedSize, e.method, e.flags, maxFileSize);
+      unzipped += u.unzipped;
+      for (const data of u.outputs) if (data.length > 0 && (yield { name: e.name, data }) === CHILD_REFUSED) return;
+    }
+    lhoff += p.size;
+    if (maxFiles > 0 && unzipped >= maxFiles) {
+      yield { name: e?.name ?? `zip@${lhoff}`, limit: 'MaxFiles' };
+      return;
+    }
+  }
+}
+
+/**
+ * ClamAV's `cli_unzip_single`: the one entry whose local header is at `offset` (a ZIP found inside
+ * another layer), read from that header alone. Entries with a data descriptor, no data, encryption
+ * or a method ClamAV does not extract give nothing; no heuristic alert is raised here.
+ */
+export function* clamUnzipSingle(bytes: Uint8Array, offset: number, ctx: UnpackContext): Iterable<UnpackItem> {
+  if (offset < 0 || offset > bytes.length || bytes.length - offset < LOCAL_SIZE) return;
+  const p = clamLocal(bytes, offset, undefined);
+  const e = p.record;
+  if (e) yield { meta: e.name };
+  if (p.size === 0 || !e || e.encrypted) return;
+  const start = offset + e.localHeaderSize;
+  const u = unz(bytes.subarray(start, start + e.compressedSize), e.uncompressedSize, e.method, e.flags, Math.max(0, ctx.limits.maxFileSize));
+  for (const data of u.outputs) if (data.length > 0) yield { name: `zip@${offset}`, data };
 }
