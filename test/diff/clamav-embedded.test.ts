@@ -80,5 +80,5 @@ test(`embedded files: SFX ZIPs and PEs inside PEs agree with clamscan (seed ${SE
     }
     writeFileSync(join(data, `e${String(f).padStart(2, '0')}.bin`), bytes);
   }
-  await compareLayers(t, dir, hashes, [[], ['--allmatch'], ['--max-recursion=2'], ['--allmatch', '--max-recursion=3'], ['--max-embeddedpe=20000', '--allmatch']]);
+  await compareLayers(t, dir, hashes, [[], ['--allmatch'], ['--max-recursion=2'], ['--allmatch', '--max-recursion=3'], ['--max-embeddedpe=20000', '--allmatch'], ['-a']]);
 });

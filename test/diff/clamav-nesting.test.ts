@@ -57,7 +57,7 @@ test(`nesting: containers 1..20 deep stop where clamscan stops (seed ${SEED})`, 
   }
   await compareLayers(t, dir, hashes, [
     [], ['--allmatch'], ['--alert-exceeds-max'], ['--allmatch', '--alert-exceeds-max'],
-    ['--max-recursion=5'], ['--max-recursion=5', '--alert-exceeds-max'], ['--max-recursion=20'],
+    ['--max-recursion=5'], ['--max-recursion=5', '--alert-exceeds-max'], ['--max-recursion=20'], ['-a'], ['-a', '--max-recursion=5'],
   ]);
 });
 
