@@ -24,6 +24,7 @@ import { YaraRules } from './yaraport.js';
 import { CONTAINERS, EMBEDDED } from '../formats/registry.js';
 import { parsePe, peClamavView } from '../formats/pe.js';
 import { peHashHits } from '../formats/pefull/clamav.js';
+import { isZstd, scanZstd } from '../formats/compress/zstd.js';
 import { CHILD_REFUSED, DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, isMeta, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
 import type { ClType } from '../formats/cltypes.js';
 import type { AtomSource } from './atoms.js';
@@ -265,7 +266,8 @@ export class Engine {
       return { verdict: plain.detections.length > 0 ? 'infected' : 'clean', detections: plain.detections, bytesScanned: src.size, scannedBlocks: plain.scannedBlocks };
     }
     const type = src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
-    const reader = src.whole && type ? CONTAINERS.get(type as ClType) : undefined;
+    // zstd has no type in ClamAV (it does not open zstd); vigil opens a layer that starts with a frame.
+    const reader = src.whole && type ? CONTAINERS.get(type as ClType) ?? (isZstd(src.whole) ? scanZstd : undefined) : undefined;
     const open = (): LayerResult | undefined => (reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts, budget)), opts, depth, budget, type) : undefined);
     // Most containers are opened before the layer's own scan; PDF and executables after it (ClamAV's order).
     const afterRaw = type !== undefined && AFTER_RAW.has(type);

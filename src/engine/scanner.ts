@@ -175,7 +175,8 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
     // Raw passes. The HTML normaliser's outputs are approximated by the raw bytes for now.
     const typeTarget = pass.targets[0] !== 0 ? pass.targets[0] : undefined;
     const useExec = typeTarget !== undefined && typeTarget === execTarget;
-    out.push(...rawPass(engine, src, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter, yaraMemo));
+    // The HTML passes stand for ClamAV's normalised copies, whose hashes are not the file's.
+    out.push(...rawPass(engine, src, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter, yaraMemo, !pass.input.startsWith('html-')));
     if (first()) return result();
   }
   return result();
@@ -185,7 +186,7 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
 function rawPass(
   engine: EnginePorts, src: Source, targetList: number[], fileType: string,
   exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, counter: { blocks: number },
-  yaraMemo: Map<Source, Detection[]>,
+  yaraMemo: Map<Source, Detection[]>, withHashes = true,
 ): Detection[] {
   const targets = new Set(targetList);
   const typeTarget = targetList[0] !== 0 ? targetList[0] : undefined;
@@ -195,7 +196,7 @@ function rawPass(
   const yara = engine.yara && targets.has(0) ? engine.yara : undefined;
   const yaraLayer = yara && src.whole && !yaraMemo.has(src) ? yara.layer(src.whole) : undefined;
   // Hashes are fed the same windows as the matcher (each byte once), as ClamAV does.
-  const algos = engine.hashes ? engine.hashes.algorithmsFor(src.size) : [];
+  const algos = engine.hashes && withHashes ? engine.hashes.algorithmsFor(src.size) : [];
   const hashers = src.whole ? [] : algos.map((a) => createHash(a));
   const body = windowedBody(engine.body, src, targets, typeTarget, exec, execFailed, opts, hashers.length > 0 ? (chunk) => { for (const h of hashers) h.update(chunk); } : undefined, yaraLayer?.onHit);
   out.push(...body.detections);
@@ -203,7 +204,7 @@ function rawPass(
   const upTo = first() ? body.firstWindow + 1 : body.windowBlocks.length;
   for (let w = 0; w < upTo; w++) counter.blocks += body.windowBlocks[w]!;
   if (first()) return out.slice(0, 1);
-  if (engine.hashes) {
+  if (engine.hashes && withHashes) {
     for (let i = 0; i < algos.length; i++) {
       const algo = algos[i]!;
       const digest = src.whole ? createHash(algo).update(src.whole).digest() : hashers[i]!.digest();

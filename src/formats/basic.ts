@@ -18,9 +18,21 @@ function* gzipItems(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem>
   else if (out.error === 'limit') yield { name: 'gzip', limit: 'MaxFileSize', size: ctx.limits.maxFileSize + 1 };
 }
 
+/**
+ * Tar members; one declared larger than MaxFileSize alerts the limit and is scanned as far as
+ * ClamAV writes it (whole 512-byte blocks up to the limit).
+ */
 function tarItems(posix: boolean) {
-  return function* (bytes: Uint8Array): Iterable<UnpackItem> {
-    yield* tarLayers(bytes, posix);
+  return function* (bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {
+    const max = ctx.limits.maxFileSize;
+    for (const m of tarLayers(bytes, posix)) {
+      if (max > 0 && m.declared > max) {
+        yield { name: m.name, limit: 'MaxFileSize', size: m.declared };
+        yield { name: m.name, data: m.data.subarray(0, Math.floor(max / 512) * 512) };
+      } else {
+        yield { name: m.name, data: m.data };
+      }
+    }
   };
 }
 

@@ -55,8 +55,8 @@ function checksumOk(h: Uint8Array, target: number): boolean {
 const NO_CONTENT = new Set(['1', '5', '2', '3', '4', '6', 'V']);
 const SKIPPED = new Set(['K', 'L', 'N', 'A', 'E', 'I', 'g', 'x', 'X']);
 
-/** A file of a tar archive: its header's name (the first 100 bytes up to a NUL, as Latin-1) and its content. */
-export interface TarLayer { name: string; data: Uint8Array }
+/** A file of a tar archive: its header's name (the first 100 bytes up to a NUL, as Latin-1), its content and its size as declared. */
+export interface TarLayer { name: string; data: Uint8Array; declared: number }
 
 export function tarLayers(bytes: Uint8Array, posix: boolean, maxFiles = Infinity): TarLayer[] {
   const out: TarLayer[] = [];
@@ -86,7 +86,7 @@ export function tarLayers(bytes: Uint8Array, posix: boolean, maxFiles = Infinity
     const end = Math.min(bytes.length, pos + size);
     let nameEnd = 0;
     while (nameEnd < 100 && header[nameEnd] !== 0) nameEnd++;
-    out.push({ name: Buffer.from(header.subarray(0, nameEnd)).toString('latin1'), data: bytes.subarray(pos, end) });
+    out.push({ name: Buffer.from(header.subarray(0, nameEnd)).toString('latin1'), data: bytes.subarray(pos, end), declared: size });
     const blocks = Math.ceil(size / BLOCK) * BLOCK;
     pos = Math.min(bytes.length, pos + blocks);
   }

@@ -382,11 +382,16 @@ function unBwt(tt: Uint32Array, n: number, origPtr: number, randomised: boolean,
 /** ClamAV writes bzip2 output in pieces of this size and drops a partial piece on damage. */
 const CLAMAV_PIECE = 8192;
 
-/** The CL_TYPE_BZ reader: the first stream's bytes, as ClamAV scans them. */
+/**
+ * The CL_TYPE_BZ reader: the first stream's bytes, as ClamAV scans them. ClamAV checks MaxFileSize
+ * as it writes each 8 KiB piece (and at the end of the stream): the limit is met once the output
+ * fills the piece that passes it; damage before that leaves the whole pieces, which fit.
+ */
 export function* scanBzip2(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {
   const max = ctx.limits.maxFileSize > 0 ? ctx.limits.maxFileSize : 0x7fffffff;
-  const r = bunzip2(bytes, max + 1, { firstStreamOnly: true });
-  if (r.data.length > max) {
+  const bound = (Math.floor(max / CLAMAV_PIECE) + 1) * CLAMAV_PIECE;
+  const r = bunzip2(bytes, bound, { firstStreamOnly: true });
+  if (r.data.length >= bound || (r.complete && r.data.length > max)) {
     yield { name: 'bzip2', limit: 'MaxFileSize' };
     return;
   }
