@@ -25,6 +25,7 @@ import { CONTAINERS, EMBEDDED } from '../formats/registry.js';
 import { parsePe, peClamavView } from '../formats/pe.js';
 import { peHashHits } from '../formats/pefull/clamav.js';
 import { isZstd, scanZstd } from '../formats/compress/zstd.js';
+import { mailFoundInText } from '../formats/mail/index.js';
 import { CHILD_REFUSED, DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, isMeta, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
 import type { ClType } from '../formats/cltypes.js';
 import type { AtomSource } from './atoms.js';
@@ -276,15 +277,20 @@ export class Engine {
     const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(detected ? { type: detected } : {}) });
     // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
     const embedded = src.whole && type && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbedded(src.whole, type, opts, depth, budget) : undefined;
+    // Text (or MHTML in binary data) the raw scan finds to be mail is read as mail after it (ClamAV's scanraw).
+    const mailAs = !reader && src.whole && detected && mayBeMail(src.whole) ? mailFoundInText(src.whole, detected as ClType) : undefined;
+    const mail = mailAs && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
+      ? this.openContainer(CONTAINERS.get('CL_TYPE_MAIL')!(src.whole!, this.unpackContext(opts, budget)), opts, depth, budget, mailAs)
+      : undefined;
     // A PE's section and import hashes (`.mdb .msb .imp`), after its raw scan, before its unpackers.
     const peHashes = type === 'CL_TYPE_MSEXE' && src.whole && (this.sectionPort || this.importPort) && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
       ? peHashHits(src.whole, this.sectionPort, this.importPort, !!opts.allmatch).hits.map((h): Detection => ({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer ?? [] }))
       : [];
     const after = afterRaw && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length && peHashes.length === 0)) ? open() : undefined;
     const inner = before ?? after;
-    const detections: Detection[] = [...(before?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? []), ...peHashes, ...(after?.detections ?? [])];
-    const innerBytes = (inner?.bytesScanned ?? 0) + (embedded?.bytesScanned ?? 0);
-    const innerBlocks = (inner?.scannedBlocks ?? 0) + (embedded?.scannedBlocks ?? 0);
+    const detections: Detection[] = [...(before?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? []), ...(mail?.detections ?? []), ...peHashes, ...(after?.detections ?? [])];
+    const innerBytes = (inner?.bytesScanned ?? 0) + (embedded?.bytesScanned ?? 0) + (mail?.bytesScanned ?? 0);
+    const innerBlocks = (inner?.scannedBlocks ?? 0) + (embedded?.scannedBlocks ?? 0) + (mail?.scannedBlocks ?? 0);
     if (scan.detections.length > 0 && this.allow.count > 0 && this.allowed(src)) {
       return { verdict: detections.length > scan.detections.length ? 'infected' : 'clean', detections: inner?.detections ?? [], bytesScanned: src.size + innerBytes, scannedBlocks: scan.scannedBlocks + innerBlocks };
     }
@@ -299,7 +305,7 @@ export class Engine {
         maxScanSize: opts.maxScanSize ?? DEFAULT_LIMITS.maxScanSize,
         maxRecursion: opts.maxRecursion ?? DEFAULT_LIMITS.maxRecursion,
       },
-      options: { ...DEFAULT_UNPACK_OPTIONS, ...opts.unpack },
+      options: { ...DEFAULT_UNPACK_OPTIONS, ...opts.unpack, alertExceedsMax: !!opts.alertExceedsMax },
       scannedFiles: () => budget.files,
     };
   }
@@ -509,6 +515,14 @@ function embeddedApplies(found: string, host: string, offset: number): boolean {
       return archive === undefined || archive !== host;
     }
   }
+}
+
+/** Every mail or MHTML type signature needs one of these: a native search rules most layers out cheaply. */
+const MAIL_HINTS = [Buffer.from('ontent-'), Buffer.from('eceived:')];
+
+function mayBeMail(bytes: Uint8Array): boolean {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return MAIL_HINTS.some((h) => b.includes(h));
 }
 
 /** Types whose reader ClamAV runs after the layer's raw scan (`cli_magic_scan`'s second switch). */

@@ -35,6 +35,8 @@ export interface UnpackOptions {
   alertEncryptedDoc: boolean;
   /** AlertOLE2Macros (default off): `Heuristics.OLE2.ContainsMacros.VBA`. */
   alertMacros: boolean;
+  /** AlertExceedsMax (default off): readers with limits of their own (mail's Email* limits) alert them. */
+  alertExceedsMax?: boolean;
 }
 
 export const DEFAULT_UNPACK_OPTIONS: Readonly<UnpackOptions> = Object.freeze({
