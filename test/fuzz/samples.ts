@@ -9,7 +9,11 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { buildCfb, vbaProjectStreams } from '../../src/formats/office/cfb-writer.js';
+import { buildCab, buildChm, buildRar4, buildRar5 } from '../../src/formats/cabinet/samples.js';
+import { szdd } from '../../src/formats/archive/szdd-encode.js';
+import { buildPdf } from '../../src/formats/pdf/pdf-writer.js';
 
 export interface Sample { name: string; bytes: Buffer }
 
@@ -63,6 +67,26 @@ export function buildSamples(work: string): { samples: Sample[]; missing: string
   add('s.uu', tool('sh', ['-c', `uuencode b.bin b.bin > '${out('s.uu')}'`], src));
   add('s.eml', writeMail(out('s.eml'), readFileSync(join(src, 'b.bin'))));
   add('s.pdf', writePdf(out('s.pdf')));
+  // Formats no tool here writes: built by the test writers of their readers.
+  const payload = readFileSync(join(src, 'b.bin'));
+  const byCode: [string, Uint8Array][] = [
+    ['s.doc', buildCfb([{ path: 'WordDocument', data: payload }, { path: 'Data/inner', data: Buffer.from(`text ${FUZZ_MARK}`) }])],
+    ['s-vba.doc', buildCfb([{ path: 'WordDocument', data: Buffer.alloc(600, 1) }, ...vbaProjectStreams('Macros', [{ name: 'Module1', source: `Sub A()\r\n' ${FUZZ_MARK}\r\nEnd Sub\r\n` }])])],
+    ['s-lzx.cab', buildCab([{ name: 'b.bin', data: payload }, { name: 'a.txt', data: Buffer.from(`${FUZZ_MARK}\n`.repeat(10)) }], { folders: [{ comp: 'lzx', windowBits: 16 }] })],
+    ['s.chm', buildChm([{ name: '/b.bin', data: payload }, { name: '/a.htm', data: Buffer.from(`<p>${FUZZ_MARK}</p>`), section: 0 }])],
+    ['s4.rar', buildRar4([{ name: 'b.bin', data: payload }])],
+    ['s5.rar', buildRar5([{ name: 'b.bin', data: payload }])],
+    ['s.sz_', szdd(payload)],
+    ['s2.pdf', buildPdf([
+      { num: 1, dict: '/Type /Catalog /Pages 2 0 R' }, { num: 2, dict: '/Type /Pages /Kids [] /Count 0' },
+      { num: 3, dict: '/Filter /FlateDecode', stream: deflateSync(payload) },
+      { num: 4, dict: '/S /JavaScript', body: `/JS (app.alert('${FUZZ_MARK}'))` },
+    ])],
+  ];
+  for (const [name, bytes] of byCode) {
+    writeFileSync(out(name), bytes);
+    add(name, true);
+  }
   return { samples, missing };
 }
 
