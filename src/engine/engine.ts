@@ -22,6 +22,7 @@ import { LogicalSignatures } from './logical.js';
 import { HashIndex, HashIndexBuilder } from './hashindex.js';
 import { YaraRules } from './yaraport.js';
 import { CONTAINERS, EMBEDDED } from '../formats/registry.js';
+import { htmlNormalise, htmlUtf16Squeeze } from '../formats/html/index.js';
 import { parsePe, peClamavView } from '../formats/pe.js';
 import { peHashHits } from '../formats/pefull/clamav.js';
 import { isZstd, scanZstd } from '../formats/compress/zstd.js';
@@ -149,11 +150,12 @@ export class Engine {
       typeOf: (bytes: Uint8Array, known?: string): TypeInfo => {
         const type = known ?? detectFileType(bytes);
         // For text, the raw pass's own type search over the whole layer may find HTML or mail.
-        const found = type === 'CL_TYPE_TEXT_ASCII' ? matchTypeSignatures(bytes, type) : undefined;
+        const found = type === 'CL_TYPE_TEXT_ASCII' || type === 'CL_TYPE_GIF' ? matchTypeSignatures(bytes, type) : undefined;
         let passes = scanPasses(type, found);
         if (!scriptNormalisationApplies(bytes.length)) passes = passes.filter((p) => p.input !== 'normalised-text');
         return { type, passes };
       },
+      html: (bytes: Uint8Array, type: string) => htmlNormalise(type === 'CL_TYPE_HTML_UTF16' ? htmlUtf16Squeeze(bytes) : bytes),
       ...(indexes.allow.count > 0 ? { allow: new IndexPort(indexes.allow) } : {}),
       ...(yara && yara.ruleCount > 0 ? { yara } : {}),
       normalise: (bytes: Uint8Array) => relative7
@@ -274,7 +276,19 @@ export class Engine {
     const afterRaw = type !== undefined && AFTER_RAW.has(type);
     const before = afterRaw ? undefined : open();
     if (before && before.detections.length > 0 && !opts.allmatch) return before;
-    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(detected ? { type: detected } : {}) });
+    // The HTML scan's own files (style images, data: URIs) are files one deeper; its normalised copies are layers one deeper.
+    // UTF-16 HTML is first squeezed into a layer of its own, so everything of its HTML scan is one level deeper still.
+    const htmlDepth = detected === 'CL_TYPE_HTML_UTF16' ? depth + 1 : depth;
+    const children = (items: { name: string; data: Uint8Array }[]) => {
+      const r = this.openContainer(items, opts, htmlDepth, budget, 'CL_TYPE_HTML');
+      return { detections: r.detections, scannedBlocks: r.scannedBlocks };
+    };
+    const pushNormalised = (): boolean => {
+      if (this.belowRecursionLimit(opts, htmlDepth)) return true;
+      this.limitReached(LIMIT_NAMES.maxRecursion, opts, budget);
+      return false;
+    };
+    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], children, pushNormalised, ...(detected ? { type: detected } : {}) });
     // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
     const embedded = src.whole && type && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbedded(src.whole, type, opts, depth, budget) : undefined;
     // Text (or MHTML in binary data) the raw scan finds to be mail is read as mail after it (ClamAV's scanraw).

@@ -24,6 +24,7 @@ import type { BodyDatabase, BodySig, PartMatch } from './bodydb.js';
 import type { Detection } from './result.js';
 import type { YaraPort } from './yaraport.js';
 import { createHash } from 'node:crypto';
+import type { HtmlOutputs } from '../formats/html/index.js';
 
 /** ClamAV's scan window (SCANBUFF). */
 export const SCAN_WINDOW = 131072;
@@ -82,6 +83,8 @@ export interface EnginePorts {
    * layer of its own (`layer`).
    */
   normalise?(bytes: Uint8Array): { blocks: { bytes: Uint8Array; offset: number }[] } | { layer: Uint8Array };
+  /** The HTML normaliser's files for a layer scanned as HTML (`formats/html` `htmlNormalise`). */
+  html?(bytes: Uint8Array, type: string): HtmlOutputs;
   /** YARA rules, run like ClamAV's logical signatures of target 0; their atoms share `body`'s index. */
   yara?: YaraPort;
 }
@@ -108,6 +111,10 @@ export interface LayerOptions {
   type?: string;
   /** One raw pass only (ClamAV's `cli_scan_desc` with a type: no normalised or second pass). */
   plain?: boolean;
+  /** Scans files the layer's HTML normaliser produced as files of their own (style images, `data:` URIs). */
+  children?: (items: { name: string; data: Uint8Array }[]) => { detections: Detection[]; scannedBlocks: number };
+  /** Whether a normalised copy may be scanned as a layer one deeper (false, and the limit noted, at MaxRecursion). */
+  pushNormalised?: () => boolean;
 }
 
 interface Candidate { d: Detection; key: number[] }
@@ -141,8 +148,11 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
   const counter = { blocks: 0 };
   // YARA detections per source: a second raw pass over the same bytes gives the same ones.
   const yaraMemo = new Map<Source, Detection[]>();
-  const first = () => !opts.allmatch && out.length > 0;
-  const result = (): LayerScan => ({ detections: opts.allmatch ? out : out.slice(0, 1), scannedBlocks: counter.blocks });
+  // A detection in a style image does not end the HTML scan (ClamAV ignores what its normaliser returns).
+  let styleHits = 0;
+  const first = () => !opts.allmatch && out.length > styleHits;
+  const result = (): LayerScan => ({ detections: opts.allmatch ? out : out.slice(0, styleHits + 1), scannedBlocks: counter.blocks });
+  let htmlDone = false;
   // Executable headers are read once, for the layer's own target.
   let exec: ExecInfo | undefined;
   let execFailed = false;
@@ -175,8 +185,41 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
     // Raw passes. The HTML normaliser's outputs are approximated by the raw bytes for now.
     const typeTarget = pass.targets[0] !== 0 ? pass.targets[0] : undefined;
     const useExec = typeTarget !== undefined && typeTarget === execTarget;
-    // The HTML passes stand for ClamAV's normalised copies, whose hashes are not the file's.
-    out.push(...rawPass(engine, src, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter, yaraMemo, !pass.input.startsWith('html-')));
+    if (pass.input !== 'raw') {
+      // The HTML passes, as one group (ClamAV's cli_scanhtml): the style images, each normalised file
+      // as a layer of its own, then the data: URIs.
+      if (htmlDone) continue;
+      htmlDone = true;
+      if (!engine.html || !src.whole) continue;
+      const h = engine.html(src.whole, info.type);
+      if (opts.children && h.styleImages.length > 0) {
+        const r = opts.children(h.styleImages.map((data, i) => ({ name: `style-image-${i}`, data })));
+        counter.blocks += r.scannedBlocks;
+        out.push(...r.detections);
+        styleHits = opts.allmatch ? 0 : r.detections.length;
+      }
+      let stopped = false;
+      for (const p of info.passes) {
+        const data = p.input === 'html-nocomment' ? h.nocomment : p.input === 'html-notags' ? h.notags : p.input === 'html-javascript' ? h.javascript : undefined;
+        if (!data || data.length === 0) continue;
+        // Each file is a layer one deeper: at the recursion limit the HTML scan ends here (the layer's other passes go on).
+        if (opts.pushNormalised && !opts.pushNormalised()) { stopped = true; break; }
+        const asType = p.targets[0] === 7 ? 'CL_TYPE_TEXT_ASCII' : 'CL_TYPE_HTML';
+        const found = rawPass(engine, wholeSource(data), p.targets, asType, undefined, false, opts, counter, yaraMemo);
+        if (found.length > 0 && engine.allow && allowed(engine.allow, data)) continue;
+        out.push(...found);
+        if (first()) return result();
+      }
+      // After a detection ClamAV aborts its full scans (not its scans of the normalised files): the data: URIs are left.
+      if (!stopped && opts.children && h.rfc2397.length > 0 && styleHits === 0) {
+        const r = opts.children(h.rfc2397);
+        counter.blocks += r.scannedBlocks;
+        out.push(...r.detections);
+        if (first()) return result();
+      }
+      continue;
+    }
+    out.push(...rawPass(engine, src, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter, yaraMemo));
     if (first()) return result();
   }
   return result();

@@ -1242,6 +1242,8 @@ export function scanPasses(type: string, rawFoundType?: string, opts: ScanPassOp
   const t = typeTarget(type);
   const raw: ScanPass = { input: 'raw', targets: t === undefined ? [0] : [t, 0] };
   if (type === 'CL_TYPE_BINARY_DATA' || type === 'CL_TYPE_PYTHON_COMPILED') return [raw, { input: 'raw', targets: [14, 0] }];
+  // A GIF whose raw scan finds HTML is scanned through the HTML normaliser as well (ClamAV's scanraw).
+  if (type === 'CL_TYPE_GIF' && rawFoundType === 'CL_TYPE_HTML' && normalize) return [raw, ...html()];
   return [raw];
 }
 
