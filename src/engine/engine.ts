@@ -89,6 +89,8 @@ export interface ScanOptions {
   maxEmbeddedPE?: number;
   /** Milliseconds for one file, its layers together; 0 for no limit (MaxScanTime). */
   maxScanTime?: number;
+  /** Types of the enclosing layers, outermost first (set by the engine for the layers it opens). */
+  containers?: readonly string[];
   /** Keep clamscan's `--archive-verbose` chain (returned as `chain` with a detection). */
   archiveVerbose?: boolean;
   /** Alert the first limit met as `Heuristics.Limits.Exceeded.<Limit>` (ClamAV's AlertExceedsMax). */
@@ -217,7 +219,7 @@ export class Engine {
       budget.files++;
       budget.size += src.size;
       // A child seen clean before (same bytes, same options) is not scanned again: ClamAV's clean cache.
-      const cacheKey = depth > 0 && src.whole ? this.cleanKey(src.whole, forcedType, opts) : undefined;
+      const cacheKey = depth > 0 && src.whole && !this.containerDependent ? this.cleanKey(src.whole, forcedType, opts) : undefined;
       if (cacheKey !== undefined && this.cleanCache.has(cacheKey)) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
       const limitsBefore = budget.limits.length, puaBefore = budget.pua.length;
       if (budget.chain) budget.chain.level++;
@@ -228,6 +230,12 @@ export class Engine {
     }
     return top ? finish(result, budget, opts) : result;
   }
+
+  /** Some logical signature depends on the enclosing layers: a layer's result is not its bytes' alone, so nothing is cached (as ClamAV's dont_cache_flag). */
+  private get containerDependent(): boolean {
+    return (this.containerDep ??= this.set.ldb.some((l) => l.tdb.container !== undefined || l.tdb.intermediates !== undefined));
+  }
+  private containerDep: boolean | undefined;
 
   /** Layers found clean, by content and options (ClamAV's CacheSize: 65536), oldest first. */
   private readonly cleanCache = new Set<string>();
@@ -265,7 +273,7 @@ export class Engine {
     const detected = forcedType ?? (src.whole ? detectFileType(src.whole) : undefined);
     // A child its container types is scanned as a plain buffer of that type: one raw pass, nothing opened.
     if (forcedType) {
-      const plain = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], type: forcedType, plain: true });
+      const plain = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], type: forcedType, plain: true, ...(opts.containers ? { containers: opts.containers } : {}) });
       return { verdict: plain.detections.length > 0 ? 'infected' : 'clean', detections: plain.detections, bytesScanned: src.size, scannedBlocks: plain.scannedBlocks };
     }
     const type = src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
@@ -288,7 +296,7 @@ export class Engine {
       this.limitReached(LIMIT_NAMES.maxRecursion, opts, budget);
       return false;
     };
-    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], children, pushNormalised, ...(detected ? { type: detected } : {}) });
+    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], children, pushNormalised, ...(detected ? { type: detected } : {}), ...(opts.containers ? { containers: opts.containers } : {}) });
     // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
     const embedded = src.whole && type && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbedded(src.whole, type, opts, depth, budget) : undefined;
     // Text (or MHTML in binary data) the raw scan finds to be mail is read as mail after it (ClamAV's scanraw).
@@ -353,7 +361,9 @@ export class Engine {
       } else {
         items = EMBEDDED.get(f.type)!(bytes, f.offset, ctx);
       }
-      const r = this.openContainer(items, opts, depth + 1, budget, EMBEDDED_AS[f.type]);
+      // The view ClamAV pushes sits between the layer and the embedded file's members.
+      const view = { ...opts, containers: [...(opts.containers ?? []), type] };
+      const r = this.openContainer(items, view, depth + 1, budget, EMBEDDED_AS[f.type] ?? f.type);
       any ||= r.bytesScanned > 0 || r.detections.length > 0;
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;
@@ -402,7 +412,8 @@ export class Engine {
         this.limitReached((item.size !== undefined ? overLimit(item.size, budget, opts) : undefined) ?? item.limit, { ...opts, layer }, budget);
         continue;
       }
-      const r = this.scanSource(wholeSource(item.data), { ...opts, layer }, depth + 1, budget, item.type);
+      const containers = containerType ? [...(opts.containers ?? []), containerType] : opts.containers;
+      const r = this.scanSource(wholeSource(item.data), { ...opts, layer, ...(containers ? { containers } : {}) }, depth + 1, budget, item.type);
       if (r.refused && r.refused !== LIMIT_NAMES.maxFileSize) feedback = CHILD_REFUSED;
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;

@@ -98,10 +98,22 @@ export class LogicalSignatures implements LogicalPort {
     if (!inRange(size, t.fileSize)) return;
     if (t.entryPoint && (!ctx.exec || !inRange(ctx.exec.entryPoint, t.entryPoint))) return;
     if (t.numberOfSections && (!ctx.exec || !inRange(ctx.exec.sections.length, t.numberOfSections))) return;
-    // Container/Intermediates describe enclosing layers: a top-level file has none, so only
-    // `Container:CL_TYPE_ANY` ("root only") holds there.
-    if (t.container !== undefined && t.container !== 'CL_TYPE_ANY' && ctx.layer.length === 0) return;
-    if (t.intermediates !== undefined && ctx.layer.length === 0) return;
+    // Container: the type of the enclosing layer (CL_TYPE_ANY for a file itself). Intermediates: the
+    // enclosing layers' types, CL_TYPE_ANY matching any (ClamAV's lsig_eval).
+    const containers = ctx.containers ?? [];
+    if (t.container !== undefined && t.container !== (containers[containers.length - 1] ?? 'CL_TYPE_ANY')) return;
+    if (t.intermediates !== undefined) {
+      const want = t.intermediates;
+      if (containers.length < want.length) return;
+      // The last type named is checked against the nearest layer, and so on outwards; a
+      // CL_TYPE_ANY is skipped without using up a layer (ClamAV's intermediates_eval).
+      let j = containers.length - 1;
+      for (let i = want.length - 1; i >= 0; i--) {
+        if (want[i] === 'CL_TYPE_ANY') continue;
+        if (want[i] !== containers[j]) return;
+        j--;
+      }
+    }
     if (t.iconGroup1 !== undefined || t.iconGroup2 !== undefined) return; // icon matching needs PE resources
     const n = sig.subsigs.length;
     const counts = new Uint32Array(n);

@@ -45,6 +45,8 @@ export interface LogicalPort {
 }
 
 export interface LogicalContext {
+  /** Types of the enclosing layers, outermost first (empty for a file itself): `Container` and `Intermediates`. */
+  containers?: readonly string[];
   /** The layer's bytes when held whole (empty for a streamed layer); `size` is always its length. */
   bytes: Uint8Array;
   size: number;
@@ -111,6 +113,8 @@ export interface LayerOptions {
   type?: string;
   /** One raw pass only (ClamAV's `cli_scan_desc` with a type: no normalised or second pass). */
   plain?: boolean;
+  /** Types of the enclosing layers, outermost first, for `Container`/`Intermediates`. */
+  containers?: readonly string[];
   /** Scans files the layer's HTML normaliser produced as files of their own (style images, `data:` URIs). */
   children?: (items: { name: string; data: Uint8Array }[]) => { detections: Detection[]; scannedBlocks: number };
   /** Whether a normalised copy may be scanned as a layer one deeper (false, and the limit noted, at MaxRecursion). */
@@ -260,7 +264,7 @@ function rawPass(
   if (engine.logical) {
     // A streamed layer has no whole buffer: byte compares and PCRE subsignatures see nothing.
     const bytes = src.whole ?? new Uint8Array(0);
-    for (const d of engine.logical.evaluate({ bytes, size: src.size, targets, fileType, exec, subsigMatches: body.subsigMatches, layer: opts.layer })) {
+    for (const d of engine.logical.evaluate({ bytes, size: src.size, targets, fileType, exec, subsigMatches: body.subsigMatches, layer: opts.layer, ...(opts.containers ? { containers: opts.containers } : {}) })) {
       out.push(d);
       if (first()) return out;
     }
@@ -315,7 +319,7 @@ function blockPass(engine: EnginePorts, blocks: { bytes: Uint8Array; offset: num
   if (!opts.allmatch && out.length > 0) return out.slice(0, 1);
   if ((engine.logical || engine.yara) && blocks.length > 0) {
     const joined = Buffer.concat(blocks.map((b) => b.bytes));
-    if (engine.logical) out.push(...engine.logical.evaluate({ bytes: joined, size: joined.length, targets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches, layer: opts.layer }));
+    if (engine.logical) out.push(...engine.logical.evaluate({ bytes: joined, size: joined.length, targets, fileType: 'CL_TYPE_TEXT_ASCII', exec: undefined, subsigMatches, layer: opts.layer, ...(opts.containers ? { containers: opts.containers } : {}) }));
     if (engine.yara && targets.has(0)) out.push(...engine.yara.scan(joined, opts.layer));
   }
   return out;

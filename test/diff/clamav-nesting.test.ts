@@ -113,3 +113,37 @@ test('bombs end under 2 s with clamscan\'s verdict: 10 GiB of zeros in gzip, a 4
     }
   }
 });
+
+test(`Container and Intermediates conditions of logical signatures see the enclosing layers as clamscan does (seed ${SEED})`, { skip: CLAMSCAN_SKIP || (!HAVE_ZIP && 'zip is not installed') }, async (t) => {
+  const rng = new Prng(`${SEED}-containers`);
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-clam-cont-'));
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  for (let f = 0; f < 36; f++) {
+    let bytes: Buffer = Buffer.concat([Buffer.from(rng.bytes(rng.int(10, 100))), Buffer.from(rng.pick(MARKS), 'latin1'), Buffer.from(rng.bytes(rng.int(0, 100)))]);
+    for (let d = rng.int(0, 4); d > 0; d--) {
+      const kind = rng.int(0, 2);
+      bytes = kind === 0 ? zipOf(bytes, `l${d}.bin`, dir, rng.chance(0.5)) : kind === 1 ? gzipSync(bytes) : tarOf(bytes, `l${d}.bin`, dir);
+    }
+    writeFileSync(join(data, `c${String(f).padStart(2, '0')}.bin`), bytes);
+  }
+  const types = ['CL_TYPE_ZIP', 'CL_TYPE_GZ', 'CL_TYPE_POSIX_TAR', 'CL_TYPE_ANY'];
+  const lines: string[] = [];
+  MARKS.forEach((m, i) => {
+    const hex = Buffer.from(m, 'latin1').toString('hex');
+    for (const c of types) lines.push(`Cont.${i}.${c.slice(8)};Engine:81-255,Container:${c},Target:0;0;${hex}`);
+    for (const a of types) for (const b of types) lines.push(`Inter.${i}.${a.slice(8)}.${b.slice(8)};Engine:81-255,Intermediates:${a}>${b},Target:0;0;${hex}`);
+    lines.push(`Inter1.${i}.ZIP;Engine:81-255,Intermediates:CL_TYPE_ZIP,Target:0;0;${hex}`);
+  });
+  writeFileSync(join(dir, 'c.ldb'), lines.join('\n') + '\n');
+  for (const mode of [['--allmatch'], []]) {
+    const args = ['--no-summary', ...mode, '-d', join(dir, 'c.ldb'), data];
+    const clam = await runClamscan(args);
+    const mine = vigilScan(args);
+    const want = foundLines(clam.out);
+    assert.ok(want.length >= 20, `the conditions hold somewhere (${want.length})`);
+    assert.deepEqual(foundLines(mine.out), want, `mode ${mode.join(' ') || 'default'}; files in ${dir}`);
+    assert.equal(mine.code, clam.code);
+    t.diagnostic(`${mode.join(' ') || 'default'}: ${want.length} FOUND lines agree`);
+  }
+});
