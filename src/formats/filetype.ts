@@ -737,39 +737,8 @@ function matchTypeCodes(buf: Uint8Array, len: number, sigs: readonly TypeSignatu
       if (accepts(t, sig)) type = t;
       continue;
     }
-    let m = matrices.get(sig);
-    if (r.partNo !== 1 && (!m || m[r.partNo - 2]![0] === 0)) continue;
-    if (!m) matrices.set(sig, (m = newMatrix(parts)));
-    const part = sig.parts[r.partNo - 1]!;
-    let found = 0;
-    if (r.partNo !== 1) {
-      const prev = m[r.partNo - 2]!;
-      for (let j = 1; j <= TRACK + 1 && prev[j] !== NONE; j++) {
-        const prevEnd = prev[j]!;
-        found = j;
-        if (r.start < prevEnd) found = 0;
-        if (found && part.maxDist && r.start - prevEnd > part.maxDist) found = 0;
-        if (found && part.minDist && r.start - prevEnd < part.minDist) found = 0;
-        if (found) break;
-      }
-    }
-    if (r.partNo === 2 && found > 1) {
-      // ClamAV moves the pairing it used to the front; this changes which entry a wrap overwrites.
-      const swap = (row: number[]): void => {
-        const x = row[1]!;
-        row[1] = row[found]!;
-        row[found] = x;
-      };
-      swap(m[0]!);
-      if (t !== T.MSEXE) swap(m[parts - 1]!);
-    }
-    if (r.partNo === 1 || (found && r.partNo !== parts)) {
-      const row = m[r.partNo - 1]!;
-      if (row[0] === TRACK + 1) row[0] = 1;
-      row[0] = row[0]! + 1;
-      row[row[0]!] = r.end;
-      if (r.partNo === 1) m[parts - 1]![m[0]![0]!] = r.start;
-    } else if (found && r.partNo === parts) {
+    const m = stepMatrix(matrices, r);
+    if (m) {
       if (t === T.IGNORED && (rt === T.ANY || rt === currentType)) return T.IGNORED;
       if (accepts(t, sig)) {
         type = t;
@@ -778,6 +747,52 @@ function matchTypeCodes(buf: Uint8Array, len: number, sigs: readonly TypeSignatu
     }
   }
   return type;
+}
+
+/**
+ * One report of a multi-part type signature through ClamAV's bounded memory of part positions
+ * (a ring of 8+1 per part): a later part counts only after an earlier part ended within its gap.
+ * Returns the signature's matrix when this report completes a match (its last row holds the start
+ * of every first part still tracked), undefined otherwise.
+ */
+function stepMatrix(matrices: Map<TypeSignature, number[][]>, r: Report): number[][] | undefined {
+  const sig = r.sig;
+  const parts = sig.parts.length;
+  let m = matrices.get(sig);
+  if (r.partNo !== 1 && (!m || m[r.partNo - 2]![0] === 0)) return undefined;
+  if (!m) matrices.set(sig, (m = newMatrix(parts)));
+  const part = sig.parts[r.partNo - 1]!;
+  let found = 0;
+  if (r.partNo !== 1) {
+    const prev = m[r.partNo - 2]!;
+    for (let j = 1; j <= TRACK + 1 && prev[j] !== NONE; j++) {
+      const prevEnd = prev[j]!;
+      found = j;
+      if (r.start < prevEnd) found = 0;
+      if (found && part.maxDist && r.start - prevEnd > part.maxDist) found = 0;
+      if (found && part.minDist && r.start - prevEnd < part.minDist) found = 0;
+      if (found) break;
+    }
+  }
+  if (r.partNo === 2 && found > 1) {
+    // ClamAV moves the pairing it used to the front; this changes which entry a wrap overwrites.
+    const swap = (row: number[]): void => {
+      const x = row[1]!;
+      row[1] = row[found]!;
+      row[found] = x;
+    };
+    swap(m[0]!);
+    if (sig.type !== 'CL_TYPE_MSEXE') swap(m[parts - 1]!);
+  }
+  if (r.partNo === 1 || (found && r.partNo !== parts)) {
+    const row = m[r.partNo - 1]!;
+    if (row[0] === TRACK + 1) row[0] = 1;
+    row[0] = row[0]! + 1;
+    row[row[0]!] = r.end;
+    if (r.partNo === 1) m[parts - 1]![m[0]![0]!] = r.start;
+    return undefined;
+  }
+  return found && r.partNo === parts ? m : undefined;
 }
 
 /**
@@ -1332,38 +1347,8 @@ export function findEmbeddedTypes(buf: Uint8Array, layerType: string, maxFiles: 
       if (open) add(sig.type, r.start);
       continue;
     }
-    let m = matrices.get(sig);
-    if (r.partNo !== 1 && (!m || m[r.partNo - 2]![0] === 0)) continue;
-    if (!m) matrices.set(sig, (m = newMatrix(parts)));
-    const part = sig.parts[r.partNo - 1]!;
-    let found = 0;
-    if (r.partNo !== 1) {
-      const prev = m[r.partNo - 2]!;
-      for (let j = 1; j <= TRACK + 1 && prev[j] !== NONE; j++) {
-        const prevEnd = prev[j]!;
-        found = j;
-        if (r.start < prevEnd) found = 0;
-        if (found && part.maxDist && r.start - prevEnd > part.maxDist) found = 0;
-        if (found && part.minDist && r.start - prevEnd < part.minDist) found = 0;
-        if (found) break;
-      }
-    }
-    if (r.partNo === 2 && found > 1) {
-      const swap = (row: number[]): void => {
-        const x = row[1]!;
-        row[1] = row[found]!;
-        row[found] = x;
-      };
-      swap(m[0]!);
-      if (sig.type !== 'CL_TYPE_MSEXE') swap(m[parts - 1]!);
-    }
-    if (r.partNo === 1 || (found && r.partNo !== parts)) {
-      const row = m[r.partNo - 1]!;
-      if (row[0] === TRACK + 1) row[0] = 1;
-      row[0] = row[0]! + 1;
-      row[row[0]!] = r.end;
-      if (r.partNo === 1) m[parts - 1]![m[0]![0]!] = r.start;
-    } else if (found && r.partNo === parts) {
+    const m = stepMatrix(matrices, r);
+    if (m) {
       // Every first-part start still tracked is recorded, then the tracking starts over.
       if (open) for (let j = 1; j <= TRACK + 1 && m[0]![j] !== NONE; j++) add(sig.type, m[parts - 1]![j]!);
       matrices.set(sig, newMatrix(parts));

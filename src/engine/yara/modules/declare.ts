@@ -13,7 +13,7 @@
  * then only supplies values (`load`) and the overloads it can answer.
  */
 import { DEFAULT_MODULES, type ArgCode, type ModuleType } from '../../../signatures/yara/modules-catalog.js';
-import type { Declaration, Overload, YaraType } from './types.js';
+import type { Declaration, ModuleData, Overload, YaraType } from './types.js';
 
 /** Overload implementations by `path(argcodes)`, e.g. `imports(ss)`, `signatures.valid_on(i)`. */
 export type Implementations = Readonly<Record<string, Overload['impl']>>;
@@ -68,4 +68,16 @@ export function integerConstants(table: Readonly<Record<string, number>>): Recor
   const out: Record<string, bigint> = {};
   for (const [k, v] of Object.entries(table)) out[k] = BigInt(v);
   return out;
+}
+
+/** Module data with every integer as YARA keeps it, int64: 64-bit fields above 2^63 read as negative numbers. */
+export function int64Data(d: ModuleData): ModuleData {
+  if (typeof d === 'bigint') return BigInt.asIntN(64, d);
+  if (Array.isArray(d)) return d.map(int64Data);
+  if (d && typeof d === 'object' && !(d instanceof Uint8Array) && !(d instanceof Map)) {
+    const o: Record<string, ModuleData> = {};
+    for (const [k, v] of Object.entries(d)) o[k] = int64Data(v);
+    return o;
+  }
+  return d;
 }

@@ -15,7 +15,7 @@
  * no segment or section holds it; each PT_DYNAMIC segment's entries run to DT_NULL or the end of
  * the file. yara 4.5's `elf.telfhash()` and `elf.import_md5()` are undefined.
  */
-import { catalogDeclarations, integerConstants } from './declare.js';
+import { catalogDeclarations, int64Data, integerConstants } from './declare.js';
 import type { ModuleData, YaraModule } from './types.js';
 
 /** The integer constants the module defines whatever the input. */
@@ -280,20 +280,9 @@ export function elfModuleData(bytes: Uint8Array): Record<string, ModuleData> | u
     out['segments'] = segments;
     if (dynamic) out['dynamic'] = dynamic;
   }
-  return int64(out) as Record<string, ModuleData>;
+  return int64Data(out) as Record<string, ModuleData>;
 }
 
-/** YARA keeps integers as int64: 64-bit fields above 2^63 read as negative numbers. */
-function int64(d: ModuleData): ModuleData {
-  if (typeof d === 'bigint') return BigInt.asIntN(64, d);
-  if (Array.isArray(d)) return d.map(int64);
-  if (d && typeof d === 'object' && !(d instanceof Uint8Array) && !(d instanceof Map)) {
-    const o: Record<string, ModuleData> = {};
-    for (const [k, v] of Object.entries(d)) o[k] = int64(v);
-    return o;
-  }
-  return d;
-}
 
 export const elfModule: YaraModule = {
   name: 'elf',

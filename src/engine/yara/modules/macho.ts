@@ -13,7 +13,7 @@
  * mapped to a file offset through the segments; a fat binary's member is parsed only when it lies
  * inside the file (its `file[i]` entry exists anyway), and `fat_arch[i].reserved` is not a member.
  */
-import { catalogDeclarations, integerConstants } from './declare.js';
+import { catalogDeclarations, int64Data, integerConstants } from './declare.js';
 import type { ModuleData, YaraModule, YaraValue } from './types.js';
 
 /** The integer constants the module defines whatever the input. */
@@ -300,7 +300,7 @@ function parseFile(bytes: Uint8Array): Record<string, ModuleData> {
 export function machoModuleData(bytes: Uint8Array): Record<string, ModuleData> | undefined {
   if (bytes.length < 4) return undefined;
   const magic = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
-  if (MAGICS.has(magic)) return int64(parseFile(bytes)) as Record<string, ModuleData>;
+  if (MAGICS.has(magic)) return int64Data(parseFile(bytes)) as Record<string, ModuleData>;
   if (!FAT_MAGICS.has(magic)) return undefined;
   const out: Record<string, ModuleData> = {};
   if (bytes.length < 8) return out;
@@ -310,7 +310,7 @@ export function machoModuleData(bytes: Uint8Array): Record<string, ModuleData> |
   out['fat_magic'] = BigInt(dv.getUint32(0, false));
   const count = dv.getUint32(4, false);
   out['nfat_arch'] = BigInt(count);
-  if (bytes.length < 8 + count * archSize) return int64(out) as Record<string, ModuleData>;
+  if (bytes.length < 8 + count * archSize) return int64Data(out) as Record<string, ModuleData>;
   const archs: ModuleData[] = [];
   const files: ModuleData[] = [];
   for (let i = 0; i < count; i++) {
@@ -325,20 +325,9 @@ export function machoModuleData(bytes: Uint8Array): Record<string, ModuleData> |
   out['fat_arch'] = archs;
   // Members not parsed leave holes; yara's array has an (empty) entry only for the parsed ones.
   out['file'] = Array.from({ length: files.length }, (_, i) => files[i] ?? undefined);
-  return int64(out) as Record<string, ModuleData>;
+  return int64Data(out) as Record<string, ModuleData>;
 }
 
-/** YARA keeps integers as int64: 64-bit fields above 2^63 read as negative numbers. */
-function int64(d: ModuleData): ModuleData {
-  if (typeof d === 'bigint') return BigInt.asIntN(64, d);
-  if (Array.isArray(d)) return d.map(int64);
-  if (d && typeof d === 'object' && !(d instanceof Uint8Array) && !(d instanceof Map)) {
-    const o: Record<string, ModuleData> = {};
-    for (const [k, v] of Object.entries(d)) o[k] = int64(v);
-    return o;
-  }
-  return d;
-}
 
 type Data = Record<string, ModuleData> | undefined;
 const field = (d: ModuleData, key: string): ModuleData => (d && typeof d === 'object' && !(d instanceof Uint8Array) && !(d instanceof Map) && !Array.isArray(d) ? (d as Record<string, ModuleData>)[key] : undefined);
