@@ -305,10 +305,12 @@ export class Engine {
       ? this.openContainer(CONTAINERS.get('CL_TYPE_MAIL')!(src.whole!, this.unpackContext(opts, budget)), opts, depth, budget, mailAs)
       : undefined;
     // A PE's section and import hashes (`.mdb .msb .imp`), after its raw scan, before its unpackers.
-    const peHashes = type === 'CL_TYPE_MSEXE' && src.whole && (this.sectionPort || this.importPort) && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
-      ? peHashHits(src.whole, this.sectionPort, this.importPort, !!opts.allmatch).hits.map((h): Detection => ({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer ?? [] }))
-      : [];
-    const after = afterRaw && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length && peHashes.length === 0)) ? open() : undefined;
+    const peHits = type === 'CL_TYPE_MSEXE' && src.whole && (this.sectionPort || this.importPort) && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
+      ? peHashHits(src.whole, this.sectionPort, this.importPort, !!opts.allmatch)
+      : undefined;
+    const peHashes = (peHits?.hits ?? []).map((h): Detection => ({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer ?? [] }));
+    // A PE whose import table ClamAV fails to hash ends its PE processing there: no unpacking.
+    const after = afterRaw && !peHits?.impError && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length && peHashes.length === 0)) ? open() : undefined;
     const inner = before ?? after;
     const detections: Detection[] = [...(before?.detections ?? []), ...scan.detections, ...(embedded?.detections ?? []), ...(mail?.detections ?? []), ...peHashes, ...(after?.detections ?? [])];
     const innerBytes = (inner?.bytesScanned ?? 0) + (embedded?.bytesScanned ?? 0) + (mail?.bytesScanned ?? 0);

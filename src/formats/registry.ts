@@ -16,8 +16,9 @@ import { family as pdf } from './pdf/index.js';
 import { family as html } from './html/index.js';
 import { family as mail } from './mail/index.js';
 import { family as installer } from './installer/index.js';
+import { family as packers } from './packers/index.js';
 
-const FAMILIES: readonly UnpackerFamily[] = [basic, compress, archive, cabinet, office, pdf, html, mail, installer];
+const FAMILIES: readonly UnpackerFamily[] = [basic, compress, archive, cabinet, office, pdf, html, mail, installer, packers];
 
 function merge<T>(pick: (f: UnpackerFamily) => Partial<Record<ClType, T>> | undefined): ReadonlyMap<ClType, T> {
   const out = new Map<ClType, T>();
