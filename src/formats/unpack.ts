@@ -123,20 +123,17 @@ export const isLimited = (i: UnpackItem): i is LimitedChild => 'limit' in i;
 export const isAlert = (i: UnpackItem): i is HeuristicAlert => 'alert' in i;
 export const isMeta = (i: UnpackItem): i is MetaReport => 'meta' in i;
 
-/**
- * A bounded output buffer for decompressors: grows as bytes are written and refuses to pass
- * `limit` (the caller then stops and reports the child as limited).
- */
-export class BoundedOutput {
-  private buf: Uint8Array;
+/** A growable output buffer that never holds more than `limit` bytes (decoders write into `buf` directly). */
+export class Sink {
+  buf: Uint8Array;
   length = 0;
-  /** Set once a write was refused because it would pass the limit. */
-  overflowed = false;
-  constructor(readonly limit: number, initial = 64 * 1024) {
-    this.buf = new Uint8Array(Math.max(16, Math.min(initial, limit)));
+  constructor(readonly limit: number, initial = 1 << 16) {
+    this.buf = new Uint8Array(Math.max(16, Math.min(initial, Math.max(0, limit))));
   }
-  private grow(need: number): boolean {
-    if (need > this.limit) { this.overflowed = true; return false; }
+  /** Makes room for `n` more bytes; false when that would pass the limit (nothing changes then). */
+  ensure(n: number): boolean {
+    const need = this.length + n;
+    if (need > this.limit) return false;
     if (need <= this.buf.length) return true;
     let size = this.buf.length;
     while (size < need) size *= 2;
@@ -145,41 +142,57 @@ export class BoundedOutput {
     this.buf = next;
     return true;
   }
+  /** Appends what fits of `src`; false when not all of it did. */
+  write(src: Uint8Array): boolean {
+    const n = Math.min(src.length, this.limit - this.length);
+    if (n > 0 && this.ensure(n)) {
+      this.buf.set(src.subarray(0, n), this.length);
+      this.length += n;
+    }
+    return n === src.length;
+  }
+  /** The bytes written so far (a view, valid until the next write). */
+  view(): Uint8Array { return this.buf.subarray(0, this.length); }
+}
+
+/**
+ * A bounded output buffer for LZ77-style decompressors: bytes, runs and back-references, refused
+ * past `limit` (the caller then stops and reports the child as limited).
+ */
+export class BoundedOutput extends Sink {
+  /** Set once a write was refused because it would pass the limit. */
+  overflowed = false;
+  constructor(limit: number, initial = 64 * 1024) {
+    super(limit, initial);
+  }
   /** Appends one byte; false (and nothing written) when the limit is reached. */
   byte(b: number): boolean {
-    if (this.length >= this.buf.length && !this.grow(this.length + 1)) return false;
+    if (this.length >= this.buf.length && !this.ensure(1)) { this.overflowed = true; return false; }
     this.buf[this.length++] = b;
     return true;
   }
   /** Appends bytes; writes what fits under the limit and returns false when not all did. */
   bytes(src: Uint8Array): boolean {
-    const room = this.limit - this.length;
-    const n = Math.min(room, src.length);
-    if (n > 0) {
-      this.grow(this.length + n);
-      this.buf.set(src.subarray(0, n), this.length);
-      this.length += n;
-    }
-    if (n < src.length) { this.overflowed = true; return false; }
-    return true;
+    if (this.write(src)) return true;
+    this.overflowed = true;
+    return false;
   }
   /** Copies `len` bytes from `dist` back (LZ77 match); false when the limit is reached or `dist` reaches before the start. */
   copy(dist: number, len: number): boolean {
     if (dist <= 0 || dist > this.length) return false;
-    if (this.length + len > this.buf.length && !this.grow(this.length + len)) {
+    let ok = true;
+    if (!this.ensure(len)) {
       len = this.limit - this.length;
+      this.ensure(len);
       this.overflowed = true;
-      for (let i = 0; i < len; i++) { this.buf[this.length] = this.buf[this.length - dist]!; this.length++; }
-      return false;
+      ok = false;
     }
     const b = this.buf;
     let at = this.length;
     for (let i = 0; i < len; i++, at++) b[at] = b[at - dist]!;
     this.length = at;
-    return true;
+    return ok;
   }
   /** Byte `dist` back from the end (1 = the last byte written). */
   back(dist: number): number { return this.buf[this.length - dist] ?? 0; }
-  /** The bytes written so far (a view, valid until the next write). */
-  view(): Uint8Array { return this.buf.subarray(0, this.length); }
 }

@@ -23,36 +23,8 @@ export interface DecodeResult {
 /** The `error` of a decoder stopped by its output bound. */
 export const LIMIT = 'limit';
 
-/** A growable output buffer that never holds more than `limit` bytes. */
-export class Sink {
-  buf: Uint8Array;
-  length = 0;
-  constructor(readonly limit: number, initial = 1 << 16) {
-    this.buf = new Uint8Array(Math.max(16, Math.min(initial, Math.max(0, limit))));
-  }
-  /** Makes room for `n` more bytes; false when that would pass the limit (nothing changes then). */
-  ensure(n: number): boolean {
-    const need = this.length + n;
-    if (need > this.limit) return false;
-    if (need <= this.buf.length) return true;
-    let size = this.buf.length;
-    while (size < need) size *= 2;
-    const next = new Uint8Array(Math.min(size, this.limit));
-    next.set(this.buf.subarray(0, this.length));
-    this.buf = next;
-    return true;
-  }
-  /** Appends what fits of `src`; false when not all of it did. */
-  write(src: Uint8Array): boolean {
-    const n = Math.min(src.length, this.limit - this.length);
-    if (n > 0 && this.ensure(n)) {
-      this.buf.set(src.subarray(0, n), this.length);
-      this.length += n;
-    }
-    return n === src.length;
-  }
-  view(): Uint8Array { return this.buf.subarray(0, this.length); }
-}
+/** The bounded output buffer the decoders write into (shared with the other readers). */
+export { Sink } from '../unpack.js';
 
 /** CRC-32 as in zlib, xz and 7z (reflected), over a whole buffer, continuing from a previous CRC. */
 export { crc32 } from '../../core/crc32.js';
