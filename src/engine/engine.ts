@@ -27,7 +27,8 @@ import { parsePe, peClamavView } from '../formats/pe.js';
 import { peHashHits } from '../formats/pefull/clamav.js';
 import { isZstd, scanZstd } from '../formats/compress/zstd.js';
 import { mailFoundInText } from '../formats/mail/index.js';
-import { CHILD_REFUSED, DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, isMeta, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
+import { matchCdbAll } from '../signatures/clamav/cdb.js';
+import { CHILD_REFUSED, DEFAULT_UNPACK_OPTIONS, isAlert, isLimited, isMeta, type MetaReport, type UnpackContext, type UnpackItem, type UnpackOptions } from '../formats/unpack.js';
 import type { ClType } from '../formats/cltypes.js';
 import type { AtomSource } from './atoms.js';
 
@@ -279,7 +280,7 @@ export class Engine {
     const type = src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
     // zstd has no type in ClamAV (it does not open zstd); vigil opens a layer that starts with a frame.
     const reader = src.whole && type ? CONTAINERS.get(type as ClType) ?? (isZstd(src.whole) ? scanZstd : undefined) : undefined;
-    const open = (): LayerResult | undefined => (reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts, budget)), opts, depth, budget, type) : undefined);
+    const open = (): LayerResult | undefined => (reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts, budget)), opts, depth, budget, type, src.size) : undefined);
     // Most containers are opened before the layer's own scan; PDF and executables after it (ClamAV's order).
     const afterRaw = type !== undefined && AFTER_RAW.has(type);
     const before = afterRaw ? undefined : open();
@@ -302,7 +303,7 @@ export class Engine {
     // Text (or MHTML in binary data) the raw scan finds to be mail is read as mail after it (ClamAV's scanraw).
     const mailAs = !reader && src.whole && detected && mayBeMail(src.whole) ? mailFoundInText(src.whole, detected as ClType) : undefined;
     const mail = mailAs && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
-      ? this.openContainer(CONTAINERS.get('CL_TYPE_MAIL')!(src.whole!, this.unpackContext(opts, budget)), opts, depth, budget, mailAs)
+      ? this.openContainer(CONTAINERS.get('CL_TYPE_MAIL')!(src.whole!, this.unpackContext(opts, budget)), opts, depth, budget, mailAs, src.size)
       : undefined;
     // A PE's section and import hashes (`.mdb .msb .imp`), after its raw scan, before its unpackers.
     const peHits = type === 'CL_TYPE_MSEXE' && src.whole && (this.sectionPort || this.importPort) && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
@@ -365,7 +366,7 @@ export class Engine {
       }
       // The view ClamAV pushes sits between the layer and the embedded file's members.
       const view = { ...opts, containers: [...(opts.containers ?? []), type] };
-      const r = this.openContainer(items, view, depth + 1, budget, EMBEDDED_AS[f.type] ?? f.type);
+      const r = this.openContainer(items, view, depth + 1, budget, EMBEDDED_AS[f.type] ?? f.type, bytes.length - f.offset);
       any ||= r.bytesScanned > 0 || r.detections.length > 0;
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;
@@ -380,9 +381,22 @@ export class Engine {
    * unless allmatch), limits noted, heuristic alerts held as potentially unwanted. A container at the
    * recursion limit is not opened at all (ClamAV refuses to push its children).
    */
-  private openContainer(items: Iterable<UnpackItem>, opts: ScanOptions, depth: number, budget: LayerBudget, containerType?: string): LayerResult {
-    const meta = budget.chain && containerType && META_TYPES.has(containerType) ? budget.chain : undefined;
+  private openContainer(items: Iterable<UnpackItem>, opts: ScanOptions, depth: number, budget: LayerBudget, containerType?: string, containerSize = 0): LayerResult {
+    const perChildMeta = !!containerType && META_TYPES.has(containerType);
     const detections: Detection[] = [];
+    let position = 0;
+    // Each member's metadata, as ClamAV's cli_matchmeta sees it: clamscan's -a chain and `.cdb` signatures.
+    const metadata = (m: MetaReport): boolean => {
+      if (budget.chain && containerType) chainMeta(budget.chain, containerType, m.meta);
+      if (this.set.cdb.length === 0 || !containerType) return false;
+      const hits = matchCdbAll(this.set.cdb, {
+        containerType, containerSize, fileName: m.meta, fileSizeInContainer: m.compressedSize ?? m.size ?? 0,
+        fileSizeReal: m.size ?? 0, encrypted: !!m.encrypted, filePos: m.position ?? 0,
+      });
+      // Without allmatch ClamAV's first alert ends the listing.
+      for (const h of opts.allmatch ? hits : hits.slice(0, 1)) detections.push({ name: h.name, kind: 'metadata', db: h.origin.db, line: h.origin.line, layer: opts.layer ?? [] });
+      return hits.length > 0 && !opts.allmatch;
+    };
     let bytesScanned = 0, scannedBlocks = 0;
     const atLimit = !this.belowRecursionLimit(opts, depth);
     // A reader is told when a child was refused for a limit (ClamAV's unzip stops there).
@@ -395,7 +409,7 @@ export class Engine {
       const item = step.value;
       if (this.timeIsUp(opts, budget)) break;
       if (isMeta(item)) {
-        if (budget.chain && containerType) chainMeta(budget.chain, containerType, item.meta);
+        if (metadata(item)) break;
         continue;
       }
       if (isAlert(item)) {
@@ -404,7 +418,10 @@ export class Engine {
         continue;
       }
       const layer = [...(opts.layer ?? []), item.name];
-      if (meta) chainMeta(meta, containerType!, item.name);
+      if (perChildMeta) {
+        const size = isLimited(item) ? item.size ?? 0 : item.data.length;
+        if (metadata({ meta: item.name, size, position: ++position })) break;
+      }
       if (atLimit) {
         this.limitReached(LIMIT_NAMES.maxRecursion, { ...opts, layer }, budget);
         break;

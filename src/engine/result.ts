@@ -7,7 +7,7 @@
 
 export type Verdict = 'clean' | 'infected' | 'not-scanned';
 
-export type DetectionKind = 'hash' | 'body' | 'logical' | 'yara' | 'heuristic' | 'limit';
+export type DetectionKind = 'hash' | 'body' | 'logical' | 'yara' | 'heuristic' | 'limit' | 'metadata';
 
 export interface Detection {
   /** The name as reported, e.g. `Eicar-Test-Signature` or `Test.Sig.UNOFFICIAL`. */

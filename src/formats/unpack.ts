@@ -90,6 +90,13 @@ export interface HeuristicAlert {
  */
 export interface MetaReport {
   meta: string;
+  /** What ClamAV passes with the name, for `.cdb` signatures: the member's stored and real sizes,
+   * its encryption flag, its 1-based position and its CRC-32 (ZIP, RAR). */
+  compressedSize?: number;
+  size?: number;
+  encrypted?: boolean;
+  position?: number;
+  crc?: number;
 }
 
 export type UnpackItem = ChildLayer | LimitedChild | HeuristicAlert | MetaReport;

@@ -53,7 +53,7 @@ import { crc32 } from '../core/crc32.js';
 import { bunzip2 } from './compress/bzip2.js';
 import { LIMIT, type DecodeResult } from './compress/common.js';
 import { lzmaDecode } from './compress/lzma.js';
-import { CHILD_REFUSED, type UnpackContext, type UnpackItem } from './unpack.js';
+import { CHILD_REFUSED, type MetaReport, type UnpackContext, type UnpackItem } from './unpack.js';
 import { explode } from './zipmethods/explode.js';
 import { inflateRaw } from './zipmethods/inflate.js';
 import { unz } from './zipmethods/unz.js';
@@ -753,8 +753,8 @@ export interface ClamZipIndex {
   encryptedSeen: number;
   /** The catalogue stopped at MaxFiles. */
   maxFilesReached: boolean;
-  /** The name of every central record ClamAV reports metadata for while indexing (`cli_matchmeta`), in directory order. */
-  metaNames: string[];
+  /** Every central record ClamAV reports metadata for while indexing (`cli_matchmeta`), in directory order. */
+  metas: MetaReport[];
   /** Overlapping neighbours counted before the check ended. */
   overlapCount: number;
   /** More than 5 overlaps, one not a duplicate: `Heuristics.Zip.OverlappingFiles` (nothing is extracted). */
@@ -855,7 +855,8 @@ export function clamIndex(b: Uint8Array, coff: number, maxFiles: number): ClamZi
   const records: ClamZipRecord[] = [];
   let encryptedSeen = 0;
   let maxFilesReached = false;
-  const metaNames: string[] = [];
+  const metas: MetaReport[] = [];
+  let catalogued = 0;
   for (;;) {
     if (coff + CENTRAL_SIZE > fsize || r.u32le(coff) !== SIG_CENTRAL) break;
     const at = coff;
@@ -867,7 +868,10 @@ export function clamIndex(b: Uint8Array, coff: number, maxFiles: number): ClamZi
     const raw = b.subarray(coff, coff + nameLen);
     const flags = r.u16le(at + 8)!;
     coff += nameLen;
-    metaNames.push(Buffer.from(raw.subarray(0, 255)).toString('latin1'));
+    metas.push({
+      meta: Buffer.from(raw.subarray(0, 255)).toString('latin1'), compressedSize: r.u32le(at + 20)!, size: r.u32le(at + 24)!,
+      encrypted: (flags & 1) !== 0, position: ++catalogued, crc: r.u32le(at + 16)!,
+    });
     let last = false;
     if (fsize - coff <= extraLen) last = true;
     const extra = last ? new Uint8Array(0) : b.subarray(coff, coff + extraLen);
@@ -878,7 +882,12 @@ export function clamIndex(b: Uint8Array, coff: number, maxFiles: number): ClamZi
     if (off < fsize - LOCAL_SIZE) {
       const p = clamLocal(b, off, { csize: r.u32le(at + 20)!, usize: r.u32le(at + 24)!, name: decodeName(raw, extra, flags) });
       if (p.encrypted) encryptedSeen++;
-      if (p.record) records.push(p.record);
+      if (p.record) {
+        records.push(p.record);
+        // The local header is read too, and its metadata reported again (cli_matchmeta in parse_local_file_header).
+        const e = p.record;
+        metas.push({ meta: e.name, compressedSize: e.compressedSize, size: e.uncompressedSize, encrypted: e.encrypted, position: metas[metas.length - 1]!.position! });
+      }
     }
     if (last) break;
     if (maxFiles > 0 && records.length >= maxFiles) { maxFilesReached = true; break; }
@@ -897,7 +906,7 @@ export function clamIndex(b: Uint8Array, coff: number, maxFiles: number): ClamZi
     overlapCount++;
     if (!clamDuplicate(prev, cur) && overlapCount > MAX_OVERLAPS) { overlapping = true; break; }
   }
-  return { centralOffset: start, records, encryptedSeen, maxFilesReached, metaNames, overlapCount, overlapping };
+  return { centralOffset: start, records, encryptedSeen, maxFilesReached, metas, overlapCount, overlapping };
 }
 
 function clamDuplicate(a: ClamZipRecord, b: ClamZipRecord): boolean {
@@ -925,7 +934,7 @@ export function* clamUnzipItems(bytes: Uint8Array, ctx: UnpackContext): Generato
   if (coff === 0) return;
   const index = clamIndex(bytes, coff, maxFiles);
   // Every member's metadata is reported while the directory is indexed, before anything is extracted.
-  for (const name of index.metaNames) yield { meta: name };
+  yield* index.metas;
   // ClamAV appends the alert for every encrypted entry (and again in its local walk); one name is
   // reported once per file, so one alert per archive is what shows.
   let alerted = false;

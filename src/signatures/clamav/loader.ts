@@ -242,7 +242,7 @@ function loadMember(display: string, name: string, data: Uint8Array, set: Signat
   } else if (ext('.cdb')) {
     const r = parseCdb(data, { file: display, official, ignore });
     set.diagnostics.push(...r.diagnostics);
-    for (const s of r.sigs) set.cdb.push({ ...s, name: reportedName(s.name, official) });
+    set.cdb.push(...r.sigs); // parseCdb names them as clamscan reports them already
     record('cdb', r.sigs.length);
   } else if (ext('.yar') || ext('.yara')) {
     // As in ClamAV, a YARA file that does not compile is skipped with a warning; the load goes on.
