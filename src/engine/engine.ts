@@ -217,8 +217,11 @@ export class Engine {
       if (hit !== LIMIT_NAMES.maxScanTime) this.limitReached(hit, opts, budget);
       result = { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0, refused: hit };
     } else {
-      budget.files++;
-      budget.size += src.size;
+      // A child its container types is scanned as a buffer (cli_scan_desc): checked against the limits, not counted.
+      if (!forcedType) {
+        budget.files++;
+        budget.size += src.size;
+      }
       // A child seen clean before (same bytes, same options) is not scanned again: ClamAV's clean cache.
       const cacheKey = depth > 0 && src.whole && !this.containerDependent ? this.cleanKey(src.whole, forcedType, opts) : undefined;
       if (cacheKey !== undefined && this.cleanCache.has(cacheKey)) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
@@ -434,6 +437,8 @@ export class Engine {
       const containers = containerType ? [...(opts.containers ?? []), containerType] : opts.containers;
       const r = this.scanSource(wholeSource(item.data), { ...opts, layer, ...(containers ? { containers } : {}) }, depth + 1, budget, item.type);
       if (r.refused && r.refused !== LIMIT_NAMES.maxFileSize) feedback = CHILD_REFUSED;
+      // ClamAV's installer readers end their listing at a child a limit refused.
+      if (r.refused && containerType && STOP_ON_REFUSAL.has(containerType)) break;
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;
       scannedBlocks += r.scannedBlocks;
@@ -568,6 +573,9 @@ function mayBeMail(bytes: Uint8Array): boolean {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return MAIL_HINTS.some((h) => b.includes(h));
 }
+
+/** Containers whose ClamAV reader stops at the first child a limit refuses. */
+const STOP_ON_REFUSAL: ReadonlySet<string> = new Set(['CL_TYPE_NULSFT', 'CL_TYPE_ISHIELD_MSI', 'CL_TYPE_SIS', 'CL_TYPE_AUTOIT']);
 
 /** Types whose reader ClamAV runs after the layer's raw scan (`cli_magic_scan`'s second switch). */
 const AFTER_RAW: ReadonlySet<string> = new Set(['CL_TYPE_PDF', 'CL_TYPE_MSEXE', 'CL_TYPE_ELF', 'CL_TYPE_MACHO', 'CL_TYPE_MACHO_UNIBIN']);
