@@ -14,6 +14,8 @@ import { buildCfb, vbaProjectStreams } from '../../src/formats/office/cfb-writer
 import { buildCab, buildChm, buildRar4, buildRar5 } from '../../src/formats/cabinet/samples.js';
 import { szdd } from '../../src/formats/archive/szdd-encode.js';
 import { buildPdf } from '../../src/formats/pdf/pdf-writer.js';
+import { upxPack } from '../../src/formats/packers/upx-pack.js';
+import { buildAutoit, buildIshieldMsi, buildSis } from '../../src/formats/installer/fixtures.js';
 
 export interface Sample { name: string; bytes: Buffer }
 
@@ -83,6 +85,18 @@ export function buildSamples(work: string): { samples: Sample[]; missing: string
       { num: 4, dict: '/S /JavaScript', body: `/JS (app.alert('${FUZZ_MARK}'))` },
     ])],
   ];
+  const members = [{ name: 'b.bin', data: payload }, { name: 'a.txt', data: Buffer.from(`${FUZZ_MARK} text`) }];
+  byCode.push(
+    ['s-upx.exe', upxPack([{ name: 'UPX0', data: new Uint8Array(0x1000), vsize: 0x3000 }, { name: 'UPX1', data: Buffer.concat([payload, Buffer.alloc(0x400, 0x90)]) }], { method: '2b' })],
+    ['s.sis', buildSis(members)],
+    ['s-ishield.exe', buildIshieldMsi(members)],
+    ['s-autoit.exe', buildAutoit(members, true)],
+    ['s.html', Buffer.from(`<html><body><!-- c --><p>&#x66;uzz</p><script>var x = '${FUZZ_MARK}';</script><a href="data:text/plain;base64,${payload.toString('base64')}">x</a></body></html>`)],
+  );
+  if (tool('makensis', ['-VERSION'], src)) {
+    writeFileSync(join(src, 's.nsi'), `OutFile "${out('s-nsis.exe')}"\nSetCompressor /SOLID lzma\nSection\nSetOutPath $TEMP\nFile b.bin\nFile a.txt\nSectionEnd\n`);
+    add('s-nsis.exe', tool('makensis', ['-V1', 's.nsi'], src));
+  } else missing.push('s-nsis.exe');
   for (const [name, bytes] of byCode) {
     writeFileSync(out(name), bytes);
     add(name, true);
