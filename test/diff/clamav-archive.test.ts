@@ -24,6 +24,7 @@ import { CLAMSCAN_SKIP } from '../helpers/clamscan-run.js';
 import { szdd } from '../../src/formats/archive/szdd-encode.js';
 import { entry as lhaEntry, lh1, lz5, lzs } from '../../src/formats/archive/lha-build.js';
 import { compareLayers, MARKS } from './layers-diff.js';
+import { ustar } from '../helpers/tar-writer.js';
 
 const SEED = process.env['VIGIL_DIFF_SEED'] ?? '20261129';
 
@@ -38,22 +39,7 @@ function has(tool: string, args: string[]): boolean {
 }
 
 /** A ustar archive holding one file. */
-function tarOf(name: string, data: Buffer): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 'latin1');
-  h.write('0000644\0', 100, 'latin1');
-  h.write('0000000\0', 108, 'latin1');
-  h.write('0000000\0', 116, 'latin1');
-  h.write(data.length.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
-  h.write('14712345670\0', 136, 'latin1');
-  h.write('0', 156, 'latin1');
-  h.write('ustar\x0000', 257, 'latin1');
-  h.write('        ', 148, 'latin1');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
-  return Buffer.concat([h, data, Buffer.alloc((512 - (data.length % 512)) % 512), Buffer.alloc(1024)]);
-}
+const tarOf = (name: string, data: Buffer): Buffer => ustar([{ name, data }]);
 
 /** One old binary cpio entry, big-endian (the byte order no tool here writes). */
 function oldBe(name: string, data: Buffer, mode = 0o100644): Buffer {

@@ -27,6 +27,7 @@ import { compareLayers, foundLines, MARKS, vigilScan } from './layers-diff.js';
 import { scanZstd } from '../../src/formats/compress/zstd.js';
 import { crc32 } from '../../src/core/crc32.js';
 import { DEFAULT_UNPACK_OPTIONS } from '../../src/formats/unpack.js';
+import { ustar } from '../helpers/tar-writer.js';
 
 const SEED = process.env['VIGIL_DIFF_SEED'] ?? '20261129';
 
@@ -43,24 +44,7 @@ function run(tool: string, args: string[], input: Uint8Array): Buffer {
 }
 
 /** One ustar member (header with checksum, data, padding). */
-function tarEntry(name: string, data: Uint8Array): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 'latin1');
-  h.write('0000644\0', 100, 'latin1');
-  h.write('0000000\0', 108, 'latin1');
-  h.write('0000000\0', 116, 'latin1');
-  h.write(data.length.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
-  h.write('14712345670\0', 136, 'latin1');
-  h.write('0', 156, 'latin1');
-  h.write('ustar\x0000', 257, 'latin1');
-  h.write('        ', 148, 'latin1');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
-  return Buffer.concat([h, data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
-}
-
-const tar = (members: Uint8Array[]): Buffer => Buffer.concat([...members.map((m, i) => tarEntry(`m${i}.bin`, m)), Buffer.alloc(1024)]);
+const tar = (members: Uint8Array[]): Buffer => ustar(members.map((data, i) => ({ name: `m${i}.bin`, data })));
 
 /** An xz file whose first block asks for LZMA2 dictionary byte `dictByte` (header CRC fixed up). */
 function withDict(xzFile: Buffer, dictByte: number): Buffer {
