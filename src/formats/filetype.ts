@@ -34,6 +34,7 @@
  */
 
 import { CL_TYPE_CODE, CL_TYPENO, CL_TYPES, isClType, type ClType } from './cltypes.js';
+import { clamCentralOffset } from './zip.js';
 
 // ───────────────────────────── type codes ─────────────────────────────
 
@@ -959,8 +960,9 @@ function indexOf4(buf: Uint8Array, from: number, to: number, sig: readonly numbe
 /**
  * A zip's OOXML subtype from the names of its first local headers, reading the file in windows
  * as ClamAV does: up to 32 searches, stopping after three headers with room for a name. When a
- * header only makes OOXML likely (`[Content_Types].xml`, `docProps/`…), ClamAV goes on to parse
- * the whole archive; that step is not reproduced here and such files stay CL_TYPE_ZIP.
+ * header only makes OOXML likely (`[Content_Types].xml`, `docProps/`…), the central directory is
+ * searched for a member under `xl/`, `ppt/`, `word/` or named `Contents/content.hpf`
+ * (`cli_ooxml_filetype`), the first such member deciding.
  */
 function ooxmlType(bytes: Uint8Array, bread: number): number | undefined {
   const LH = [0x50, 0x4b, 0x03, 0x04];
@@ -968,6 +970,7 @@ function ooxmlType(bytes: Uint8Array, bread: number): number | undefined {
   let winOff = bread; // file offset just past the current window
   let p: number | undefined = 0;
   let headers = 0;
+  let likely = false;
   for (let round = 0; round < 32; round++) {
     if (p !== undefined) {
       const at = indexOf4(win, p, win.length, LH);
@@ -980,8 +983,9 @@ function ooxmlType(bytes: Uint8Array, bread: number): number | undefined {
             let same = true;
             for (let k = 0; k < name.length; k++) if (win[p + k] !== name[k]) { same = false; break; }
             if (same && t !== T.ZIP) return t;
+            if (same) likely = true;
           }
-          if (++headers > 2) break;
+          if (++headers > 2) return likely ? ooxmlFromCentral(bytes) : undefined;
         } else p = undefined;
       }
     }
@@ -995,6 +999,30 @@ function ooxmlType(bytes: Uint8Array, bread: number): number | undefined {
         p = 0;
       } else break;
     }
+  }
+  return undefined;
+}
+
+/** The OOXML prefixes `cli_ooxml_filetype` asks the central directory for, in its order. */
+const OOXML_SEARCH: readonly [Buffer, number][] = [['xl/', T.OOXML_XL], ['ppt/', T.OOXML_PPT], ['word/', T.OOXML_WORD], ['Contents/content.hpf', T.OOXML_HWP]].map(([n, t]) => [Buffer.from(n as string, 'latin1'), t as number]);
+
+/** ClamAV's `unzip_search`: the central headers in order until a name starts with one of the prefixes. */
+function ooxmlFromCentral(b: Uint8Array): number | undefined {
+  let coff = clamCentralOffset(b);
+  if (coff === 0) return undefined;
+  const u16 = (o: number): number => b[o]! | (b[o + 1]! << 8);
+  while (coff + 46 <= b.length && b[coff] === 0x50 && b[coff + 1] === 0x4b && b[coff + 2] === 0x01 && b[coff + 3] === 0x02) {
+    const nameLen = u16(coff + 28), extraLen = u16(coff + 30), commentLen = u16(coff + 32);
+    const at = coff + 46;
+    if (b.length - at <= nameLen) return undefined;
+    const name = b.subarray(at, at + Math.min(nameLen, 255));
+    let found: number | undefined;
+    for (const [prefix, t] of OOXML_SEARCH) {
+      // strncmp on the NUL-terminated name: a shorter name never matches a longer prefix.
+      if (name.length >= prefix.length && prefix.every((c, k) => name[k] === c)) found = t;
+    }
+    if (found !== undefined) return found;
+    coff = at + nameLen + extraLen + commentLen;
   }
   return undefined;
 }
