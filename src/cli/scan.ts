@@ -127,7 +127,7 @@ const OPTIONS: readonly OptionSpec[] = [
   ...['scan-html', 'scan-ole2', 'alert-broken', 'alert-broken-media', 'structured-cc-mode', 'alert-phishing-ssl', 'alert-phishing-cloak', 'alert-partition-intersection', 'scan-pdf', 'scan-swf',
     'scan-xmldocs', 'scan-hwp3', 'scan-onenote', 'scan-archive', 'scan-image', 'scan-image-fuzzy-hash', 'force-to-disk'].map((o) => b(o, 'ignored')),
   n('max-scantime', 'yes'), z('max-scansize', 'yes'), z('max-filesize', 'yes'), n('max-recursion', 'yes'), n('max-files', 'yes'),
-  z('max-embeddedpe', 'yes'), z('max-htmlnormalize', 'ignored'), z('max-htmlnotags', 'ignored'), z('max-scriptnormalize', 'ignored'),
+  z('max-embeddedpe', 'yes'), z('max-htmlnormalize', 'yes'), z('max-htmlnotags', 'yes'), z('max-scriptnormalize', 'ignored'),
   z('max-ziptypercg', 'ignored'), n('max-partitions', 'ignored'), n('max-iconspe', 'ignored'), n('max-rechwp3', 'ignored'),
   n('pcre-match-limit', 'ignored'), n('pcre-recmatch-limit', 'ignored'), z('pcre-max-filesize', 'yes'),
   b('dev-ac-only', 'ignored'), n('dev-ac-depth', 'ignored'), b('dev-collect-hashes', 'ignored'), b('dev-performance', 'ignored'),
@@ -326,6 +326,10 @@ export function buildConfig(a: ParsedScanArgs): ScanConfig {
   if (mf !== undefined) limits.maxFiles = mf;
   const mst = num('max-scantime');
   if (mst !== undefined) limits.maxScanTime = mst;
+  const mhn = num('max-htmlnormalize');
+  if (mhn !== undefined) limits.maxHtmlNormalize = mhn;
+  const mht = num('max-htmlnotags');
+  if (mht !== undefined) limits.maxHtmlNoTags = mht;
   const mep = num('max-embeddedpe');
   if (mep !== undefined) limits.maxEmbeddedPE = mep;
   const pmf = num('pcre-max-filesize');

@@ -23,6 +23,10 @@ export interface ScanLimits {
   pcreMaxFileSize: number;
   /** A PE found inside another layer is scanned only when the rest of the layer is this size or less (MaxEmbeddedPE, 40 MiB). */
   maxEmbeddedPE: number;
+  /** HTML larger than this is not normalised (MaxHTMLNormalize, 40 MiB). */
+  maxHtmlNormalize: number;
+  /** HTML larger than this gets no tag-stripped copy (MaxHTMLNoTags, 8 MiB). */
+  maxHtmlNoTags: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ScanLimits> = Object.freeze({
@@ -33,6 +37,8 @@ export const DEFAULT_LIMITS: Readonly<ScanLimits> = Object.freeze({
   maxScanTime: 120000,
   pcreMaxFileSize: 100 * 1024 * 1024,
   maxEmbeddedPE: 40 * 1024 * 1024,
+  maxHtmlNormalize: 40 * 1024 * 1024,
+  maxHtmlNoTags: 8 * 1024 * 1024,
 });
 
 /** ClamAV's name for each limit, used in `Heuristics.Limits.Exceeded.<Name>`. */
@@ -44,6 +50,8 @@ export const LIMIT_NAMES: Readonly<Record<keyof ScanLimits, string>> = Object.fr
   maxScanTime: 'MaxScanTime',
   pcreMaxFileSize: 'PCREMaxFileSize',
   maxEmbeddedPE: 'MaxEmbeddedPE',
+  maxHtmlNormalize: 'MaxHTMLNormalize',
+  maxHtmlNoTags: 'MaxHTMLNoTags',
 });
 
 /**

@@ -90,6 +90,10 @@ export interface ScanOptions {
   maxEmbeddedPE?: number;
   /** Milliseconds for one file, its layers together; 0 for no limit (MaxScanTime). */
   maxScanTime?: number;
+  /** HTML larger than this is not normalised (MaxHTMLNormalize). */
+  maxHtmlNormalize?: number;
+  /** HTML larger than this gets no tag-stripped copy (MaxHTMLNoTags). */
+  maxHtmlNoTags?: number;
   /** Types of the enclosing layers, outermost first (set by the engine for the layers it opens). */
   containers?: readonly string[];
   /** Keep clamscan's `--archive-verbose` chain (returned as `chain` with a detection). */
@@ -158,7 +162,7 @@ export class Engine {
         if (!scriptNormalisationApplies(bytes.length)) passes = passes.filter((p) => p.input !== 'normalised-text');
         return { type, passes };
       },
-      html: (bytes: Uint8Array, type: string) => htmlNormalise(type === 'CL_TYPE_HTML_UTF16' ? htmlUtf16Squeeze(bytes) : bytes),
+      html: (bytes: Uint8Array, type: string, limits?: { maxHtmlNormalize?: number; maxHtmlNoTags?: number }) => htmlNormalise(type === 'CL_TYPE_HTML_UTF16' ? htmlUtf16Squeeze(bytes) : bytes, limits ?? {}),
       ...(indexes.allow.count > 0 ? { allow: new IndexPort(indexes.allow) } : {}),
       ...(yara && yara.ruleCount > 0 ? { yara } : {}),
       normalise: (bytes: Uint8Array) => relative7
@@ -300,7 +304,10 @@ export class Engine {
       this.limitReached(LIMIT_NAMES.maxRecursion, opts, budget);
       return false;
     };
-    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], children, pushNormalised, ...(detected ? { type: detected } : {}), ...(opts.containers ? { containers: opts.containers } : {}) });
+    const htmlLimits = opts.maxHtmlNormalize !== undefined || opts.maxHtmlNoTags !== undefined
+      ? { ...(opts.maxHtmlNormalize !== undefined ? { maxHtmlNormalize: opts.maxHtmlNormalize } : {}), ...(opts.maxHtmlNoTags !== undefined ? { maxHtmlNoTags: opts.maxHtmlNoTags } : {}) }
+      : undefined;
+    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], children, pushNormalised, ...(htmlLimits ? { htmlLimits } : {}), ...(detected ? { type: detected } : {}), ...(opts.containers ? { containers: opts.containers } : {}) });
     // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
     const embedded = src.whole && type && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbedded(src.whole, type, opts, depth, budget) : undefined;
     // Text (or MHTML in binary data) the raw scan finds to be mail is read as mail after it (ClamAV's scanraw).

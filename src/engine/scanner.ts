@@ -86,7 +86,7 @@ export interface EnginePorts {
    */
   normalise?(bytes: Uint8Array): { blocks: { bytes: Uint8Array; offset: number }[] } | { layer: Uint8Array };
   /** The HTML normaliser's files for a layer scanned as HTML (`formats/html` `htmlNormalise`). */
-  html?(bytes: Uint8Array, type: string): HtmlOutputs;
+  html?(bytes: Uint8Array, type: string, limits?: { maxHtmlNormalize?: number; maxHtmlNoTags?: number }): HtmlOutputs;
   /** YARA rules, run like ClamAV's logical signatures of target 0; their atoms share `body`'s index. */
   yara?: YaraPort;
 }
@@ -115,6 +115,8 @@ export interface LayerOptions {
   plain?: boolean;
   /** Types of the enclosing layers, outermost first, for `Container`/`Intermediates`. */
   containers?: readonly string[];
+  /** MaxHTMLNormalize and MaxHTMLNoTags when not ClamAV's defaults. */
+  htmlLimits?: { maxHtmlNormalize?: number; maxHtmlNoTags?: number };
   /** Scans files the layer's HTML normaliser produced as files of their own (style images, `data:` URIs). */
   children?: (items: { name: string; data: Uint8Array }[]) => { detections: Detection[]; scannedBlocks: number };
   /** Whether a normalised copy may be scanned as a layer one deeper (false, and the limit noted, at MaxRecursion). */
@@ -195,7 +197,7 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
       if (htmlDone) continue;
       htmlDone = true;
       if (!engine.html || !src.whole) continue;
-      const h = engine.html(src.whole, info.type);
+      const h = engine.html(src.whole, info.type, opts.htmlLimits);
       if (opts.children && h.styleImages.length > 0) {
         const r = opts.children(h.styleImages.map((data, i) => ({ name: `style-image-${i}`, data })));
         counter.blocks += r.scannedBlocks;

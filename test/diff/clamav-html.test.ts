@@ -164,3 +164,20 @@ test(`HTML layers: vigil scan prints clamscan's lines (seed ${SEED})`, { skip: C
   for (const [name] of HTML_SIGS) if (name !== 'Html.Raw') assert.ok(names.has(name), `${name} is found by clamscan`);
   assert.ok(!names.has('Html.Raw'), 'the raw text of an HTML page is not matched by HTML signatures');
 });
+
+test('MaxHTMLNormalize and MaxHTMLNoTags: a mark only the normalised copies show is found as clamscan finds it', { skip: CLAMSCAN_SKIP }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-clam-htmllim-'));
+  const mark = MARKS[0]!;
+  const hidden = `${mark[0]}&#${mark.charCodeAt(1)};${mark.slice(2)}`; // an entity: the raw bytes do not carry the mark
+  writeFileSync(join(dir, 'long.html'), `<html><body>${'<p>filler text here</p>'.repeat(60)}<p>${hidden}</p></body></html>`);
+  writeFileSync(join(dir, 'tags.html'), `<html><body><p>${hidden}</p>${'<b>x</b>'.repeat(300)}</body></html>`);
+  writeFileSync(join(dir, 'm.ndb'), `Mark.0:3:*:${Buffer.from(mark, 'latin1').toString('hex')}\n`);
+  for (const extra of [[], ['--max-htmlnormalize=500'], ['--max-htmlnotags=500'], ['--max-htmlnormalize=5000', '--max-htmlnotags=100']]) {
+    const args = ['--no-summary', ...extra, '-d', join(dir, 'm.ndb'), join(dir, 'long.html'), join(dir, 'tags.html')];
+    const clam = await runClamscan(args);
+    const mine = vigilScan(args);
+    const lines = (out: string) => out.split('\n').filter((l) => l.includes(': ')).sort();
+    assert.deepEqual(lines(mine.out), lines(clam.out), extra.join(' ') || 'default');
+    assert.equal(mine.code, clam.code);
+  }
+});
