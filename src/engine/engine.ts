@@ -430,7 +430,7 @@ export class Engine {
       const layer = [...(opts.layer ?? []), item.name];
       if (perChildMeta) {
         const size = isLimited(item) ? item.size ?? 0 : item.data.length;
-        if (metadata({ meta: item.name, size, position: ++position })) break;
+        if (metadata({ meta: metaName(containerType!, item.name), size, position: ++position })) break;
       }
       if (atLimit) {
         this.limitReached(LIMIT_NAMES.maxRecursion, { ...opts, layer }, budget);
@@ -594,8 +594,11 @@ const AFTER_RAW: ReadonlySet<string> = new Set(['CL_TYPE_PDF', 'CL_TYPE_MSEXE', 
 const META_TYPES: ReadonlySet<string> = new Set([
   'CL_TYPE_POSIX_TAR', 'CL_TYPE_OLD_TAR', 'CL_TYPE_CPIO_OLD', 'CL_TYPE_CPIO_ODC', 'CL_TYPE_CPIO_NEWC', 'CL_TYPE_CPIO_CRC',
   'CL_TYPE_7Z', 'CL_TYPE_MSCAB', 'CL_TYPE_MSCHM', 'CL_TYPE_ISO9660', 'CL_TYPE_RAR', 'CL_TYPE_ARJ', 'CL_TYPE_EGG', 'CL_TYPE_ISHIELD_MSI',
-  'CL_TYPE_MAIL', 'CL_TYPE_TNEF', 'CL_TYPE_UUENCODED', 'CL_TYPE_BINHEX',
+  'CL_TYPE_MAIL', 'CL_TYPE_TNEF', 'CL_TYPE_UUENCODED', 'CL_TYPE_BINHEX', 'CL_TYPE_LHA_LZH',
 ]);
+
+/** ISO 9660 reports a member by its directory record's name, without the path the reader gives it. */
+const metaName = (containerType: string, name: string): string => (containerType === 'CL_TYPE_ISO9660' ? name.slice(name.lastIndexOf('/') + 1) : name);
 
 /** The type ClamAV gives the view it pushes for an embedded type (what its reader sees as the container). */
 const EMBEDDED_AS: Partial<Record<string, string>> = {

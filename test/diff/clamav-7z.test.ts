@@ -116,7 +116,7 @@ test(`7z layers: vigil scan prints clamscan's lines (seed ${SEED})`, { skip: SKI
     writeFileSync(join(data, `s${String(f).padStart(2, '0')}.${ext}`), bytes);
   }
   rmSync(work, { recursive: true, force: true });
-  await compareLayers(t, dir, hashes, [[], ['--allmatch'], ['--allmatch', '--alert-encrypted-archive'], ['--allmatch', '--max-filesize=30000', '--alert-exceeds-max']]);
+  await compareLayers(t, dir, hashes, [[], ['--allmatch'], ['-a'], ['--allmatch', '--alert-encrypted-archive'], ['--allmatch', '--max-filesize=30000', '--alert-exceeds-max']]);
 });
 
 test(`7z coders ClamAV lacks: vigil finds what clamscan does not (seed ${SEED})`, { skip: SKIP }, async (t) => {
