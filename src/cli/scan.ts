@@ -603,6 +603,8 @@ export interface JsonRecord {
   verdict: Verdict;
   reason?: string;
   detections: JsonDetection[];
+  /** Layers a scan limit left unscanned, each with its path inside the file and the limit. */
+  notScanned?: { layer: string[]; limit: string }[];
 }
 
 function displayPath(path: Buffer | string): { path: string; pathHex?: string } {
@@ -648,6 +650,12 @@ export function archiveChainLine(label: Chunk, chain: { links: readonly string[]
   }
   if (chain.lastvir) return [file, `!(${chain.lastvir - 1}): ${name} FOUND`];
   return [];
+}
+
+/** A record with the layers the engine's limits left unscanned, when there are any. */
+function withLimits(r: JsonRecord, result: unknown): JsonRecord {
+  const limits = (result as EngineScanResult | undefined)?.limits;
+  return limits && limits.length > 0 ? { ...r, notScanned: limits.map((l) => ({ layer: [...l.layer], limit: l.limit })) } : r;
 }
 
 function record(path: Buffer | string, verdict: Verdict, reason: string | undefined, detections: readonly Detection[] = []): JsonRecord {
@@ -1082,10 +1090,10 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
       }
       const chain = cfg.archiveVerbose && o.result ? (o.result as EngineScanResult).chain : undefined;
       if (chain && !cfg.json) out.info(...archiveChainLine(label, chain, detections[0]!.name));
-      if (cfg.json) out.json(record(o.path, verdict === 'clean' ? 'infected' : verdict, reason, detections));
+      if (cfg.json) out.json(withLimits(record(o.path, verdict === 'clean' ? 'infected' : verdict, reason, detections), o.result));
       if (cfg.bell) out.bell();
     } else if (showOk) {
-      if (cfg.json) out.json(record(o.path, verdict, reason));
+      if (cfg.json) out.json(withLimits(record(o.path, verdict, reason), o.result));
       else out.print(label, ': OK');
     }
   };
