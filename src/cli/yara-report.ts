@@ -21,6 +21,9 @@ import { YaraScanTimeout, scanYara, scanYaraBlocks, type CompiledYara, type Yara
 import { YARA_MAX_STRING_MATCHES, type StringMatch } from '../engine/yara/strings.js';
 import type { MetaEntry } from '../signatures/yara/ast.js';
 import type { CheckedRule } from '../signatures/yara/ir.js';
+import { getModule, scanContext } from '../engine/yara/modules/index.js';
+import { printModuleData } from '../engine/yara/modules/print.js';
+import { YARA_4_2_MODULES } from '../signatures/yara/modules-catalog.js';
 
 /**
  * Paths are handled as byte strings (one character per byte, latin1) so that file names that are
@@ -204,12 +207,15 @@ function hexOf(data: Uint8Array): string {
 }
 
 /**
- * What `-D` prints for a module yara loads (yr_object_print_data, then a newline): its name, then
- * each data member on its own line; of vigil's modules only math has one.
+ * What `-D` prints for a module the rules import (yr_object_print_data, then a newline): its name
+ * and every data member with its value for this file.
  */
-function moduleData(name: string): string {
-  if (name === 'math') return 'math\n\tMEAN_BYTES = 127.500000';
-  return name;
+function moduleData(name: string, data: Uint8Array): string {
+  const m = getModule(name);
+  const root = YARA_4_2_MODULES[name];
+  if (!m || !root) return name;
+  const loaded = m.load ? m.load(scanContext(data, { output: () => undefined })) : undefined;
+  return printModuleData(name, root, loaded);
 }
 
 /** The rule is printed (before `-n`): yara's `-t` (any tag listed) then `-i` (name listed, overrides `-t`). */
@@ -317,7 +323,7 @@ export function scanFile(setup: ScanSetup, path: string, target: ScanTarget, o: 
   }
 
   const preText: Buffer[] = [];
-  if (o.printModuleData && !o.json) for (const m of setup.modules) preText.push(Buffer.from(`${moduleData(m)}\n`, 'latin1'));
+  if (o.printModuleData && !o.json) for (const m of setup.modules) preText.push(Buffer.from(`${moduleData(m, data)}\n`, 'latin1'));
   if (!o.json) for (const line of consoleLines) preText.push(Buffer.from(`${line}\n`, 'latin1'));
 
   const events: RuleEvent[] = [];

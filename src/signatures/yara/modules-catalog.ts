@@ -89,7 +89,6 @@ const DECLARATIONS: Record<string, string> = {
   i IMAGE_DEBUG_TYPE_OMAP_FROM_SRC IMAGE_DEBUG_TYPE_BORLAND IMAGE_DEBUG_TYPE_RESERVED10 IMAGE_DEBUG_TYPE_CLSID
   i IMAGE_DEBUG_TYPE_VC_FEATURE IMAGE_DEBUG_TYPE_POGO IMAGE_DEBUG_TYPE_ILTCG IMAGE_DEBUG_TYPE_MPX
   i IMAGE_DEBUG_TYPE_REPRO
-  i IMPORT_DELAYED IMPORT_STANDARD IMPORT_ANY
   i is_pe machine number_of_sections timestamp pointer_to_symbol_table number_of_symbols
   i size_of_optional_header characteristics entry_point entry_point_raw image_base number_of_rva_and_sizes
   i number_of_version_infos
@@ -136,6 +135,7 @@ const DECLARATIONS: Record<string, string> = {
     fn toolid ii i
   end
   fn imphash - s
+  i IMPORT_DELAYED IMPORT_STANDARD IMPORT_ANY
   fn section_index s i
   fn section_index i i
   fn exports s i
