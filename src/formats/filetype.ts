@@ -1347,9 +1347,26 @@ export function findEmbeddedTypes(buf: Uint8Array, layerType: string, maxFiles: 
     if (sig.type === 'CL_TYPE_MSEXE' && !peHost) continue;
     const rt = code(sig.requiredType);
     if (rt !== T.ANY && rt !== lt) continue;
+    // A signature anchored at fixed offsets is looked for there only, and its later parts only
+    // within reach of a first part found there (no pass over the whole layer).
+    let from = 0, to = buf.length;
+    if (sig.offset.kind === 'abs') {
+      const first = sig.parts[0]!;
+      let lo = -1, hi = -1;
+      for (let start = sig.offset.min; start <= sig.offset.max && start < buf.length; start++) {
+        if (!partMatchesAt(first, buf, buf.length, start)) continue;
+        if (lo < 0) lo = start;
+        hi = start;
+      }
+      if (lo < 0) continue;
+      from = lo;
+      let reach = hi + first.elems.length;
+      for (const p of sig.parts.slice(1)) reach = p.maxDist && Number.isFinite(reach) ? reach + p.maxDist + p.elems.length : Infinity;
+      to = Number.isFinite(reach) ? Math.min(buf.length, reach + 1) : buf.length;
+    }
     sig.parts.forEach((part, k) => {
       const run = runs[k]!;
-      for (let at = hay.indexOf(run.bytes); at !== -1; at = hay.indexOf(run.bytes, at + 1)) {
+      for (let at = hay.indexOf(run.bytes, from + run.at); at !== -1 && at - run.at < to; at = hay.indexOf(run.bytes, at + 1)) {
         const start = at - run.at;
         if (!partMatchesAt(part, buf, buf.length, start)) continue;
         if (k === 0 && sig.offset.kind === 'abs' && (start < sig.offset.min || start > sig.offset.max)) continue;
