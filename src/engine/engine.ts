@@ -13,7 +13,7 @@ import type { SignatureSet } from '../signatures/clamav/loader.js';
 import type { HashAlgo, OffsetSpec } from '../signatures/clamav/types.js';
 import { usesBoyerMoore } from '../signatures/clamav/bodysig.js';
 import { BodyDatabase } from './bodydb.js';
-import { scanLayerCounted, wholeSource, type Source, type EnginePorts, type HashHit, type HashPort, type TypeInfo } from './scanner.js';
+import { scanLayerCounted, wholeSource, type Source, type EnginePorts, type HashHit, type HashPort, type TypeInfo, type LayerOptions } from './scanner.js';
 import type { Detection, ScanResult } from './result.js';
 import { detectFileType, findEmbeddedTypes, matchTypeSignatures, scanPasses } from '../formats/filetype.js';
 import { normaliseText, scriptScanBlocks, scriptNormalisationApplies } from './textnorm.js';
@@ -281,7 +281,7 @@ export class Engine {
     const detected = forcedType ?? (src.whole ? detectFileType(src.whole) : undefined);
     // A child its container types is scanned as a plain buffer of that type: one raw pass, nothing opened.
     if (forcedType) {
-      const plain = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], type: forcedType, plain: true, ...(opts.containers ? { containers: opts.containers } : {}) });
+      const plain = scanLayerCounted(this.ports, src, { ...layerOptions(opts), type: forcedType, plain: true });
       return { verdict: plain.detections.length > 0 ? 'infected' : 'clean', detections: plain.detections, bytesScanned: src.size, scannedBlocks: plain.scannedBlocks };
     }
     const type = src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
@@ -307,7 +307,7 @@ export class Engine {
     const htmlLimits = opts.maxHtmlNormalize !== undefined || opts.maxHtmlNoTags !== undefined
       ? { ...(opts.maxHtmlNormalize !== undefined ? { maxHtmlNormalize: opts.maxHtmlNormalize } : {}), ...(opts.maxHtmlNoTags !== undefined ? { maxHtmlNoTags: opts.maxHtmlNoTags } : {}) }
       : undefined;
-    const scan = scanLayerCounted(this.ports, src, { allmatch: !!opts.allmatch, layer: opts.layer ?? [], children, pushNormalised, ...(htmlLimits ? { htmlLimits } : {}), ...(detected ? { type: detected } : {}), ...(opts.containers ? { containers: opts.containers } : {}) });
+    const scan = scanLayerCounted(this.ports, src, { ...layerOptions(opts), children, pushNormalised, ...(htmlLimits ? { htmlLimits } : {}), ...(detected ? { type: detected } : {}) });
     // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
     const embedded = src.whole && type && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbedded(src.whole, type, opts, depth, budget) : undefined;
     // Text (or MHTML in binary data) the raw scan finds to be mail is read as mail after it (ClamAV's scanraw).
@@ -358,6 +358,8 @@ export class Engine {
     const maxEmbeddedPE = opts.maxEmbeddedPE ?? DEFAULT_LIMITS.maxEmbeddedPE;
     const detections: Detection[] = [];
     let bytesScanned = 0, scannedBlocks = 0, any = false;
+    // The view ClamAV pushes sits between the layer and the embedded file's members.
+    const view = { ...opts, containers: [...(opts.containers ?? []), type] };
     for (const f of found) {
       // The embedded data is a layer of its own (ClamAV pushes a view from the offset), its files one deeper.
       if (!this.belowRecursionLimit(opts, depth)) break;
@@ -374,8 +376,6 @@ export class Engine {
       } else {
         items = EMBEDDED.get(f.type)!(bytes, f.offset, ctx);
       }
-      // The view ClamAV pushes sits between the layer and the embedded file's members.
-      const view = { ...opts, containers: [...(opts.containers ?? []), type] };
       const r = this.openContainer(items, view, depth + 1, budget, EMBEDDED_AS[f.type] ?? f.type, bytes.length - f.offset);
       any ||= r.bytesScanned > 0 || r.detections.length > 0;
       detections.push(...r.detections);
@@ -480,6 +480,11 @@ export class Engine {
     }
     return false;
   }
+}
+
+/** What every scan of a layer's own bytes is told: allmatch, the layer's path and its enclosing types. */
+function layerOptions(opts: ScanOptions): LayerOptions {
+  return { allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(opts.containers ? { containers: opts.containers } : {}) };
 }
 
 /** A layer's scan result with ClamAV's count of scanned blocks, and the limit that refused it, if one did. */
