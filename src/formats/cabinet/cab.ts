@@ -32,7 +32,7 @@
  * 1 GiB), past which the remaining files are reported as limited by MaxScanSize.
  */
 import type { UnpackContext, UnpackItem } from '../unpack.js';
-import { ByteSource, ERR_DATAFORMAT, ERR_READ, OK, Sink, StreamDecoder } from './input.js';
+import { ByteSource, ERR_DATAFORMAT, ERR_READ, FolderOutput, OK, Sink, StreamDecoder } from './input.js';
 import { LzxDecoder } from './lzx.js';
 import { MszipDecoder } from './mszip.js';
 import { QuantumDecoder } from './quantum.js';
@@ -249,53 +249,21 @@ export function* unpackCab(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
   const cab = readCabinet(bytes);
   if (!cab) return;
   const maxOut = ctx.limits.maxFileSize > 0 ? ctx.limits.maxFileSize : 0xffffffff;
-  let budget = ctx.limits.maxScanSize > 0 ? ctx.limits.maxScanSize : 1 << 30;
+  const o = new FolderOutput(maxOut, ctx.limits.maxScanSize > 0 ? ctx.limits.maxScanSize : 1 << 30, STEP);
 
   let stream: FolderStream | undefined;
   let decoder: StreamDecoder | undefined;
   let curFolder: CabFolder | undefined;
-  let dOffset = 0;
-
-  // Output of the file being extracted (undefined while skipping to its offset).
-  let out: Uint8Array | undefined;
-  let outLen = 0;
-  const sink: Sink = (data, start, end) => {
-    const n = end - start;
-    dOffset += n;
-    budget -= n;
-    if (!out) return;
-    const k = Math.min(n, maxOut - outLen);
-    if (k <= 0) return;
-    if (outLen + k > out.length) {
-      const next = new Uint8Array(Math.min(maxOut, Math.max(outLen + k, out.length * 2)));
-      next.set(out.subarray(0, outLen));
-      out = next;
-    }
-    out.set(data.subarray(start, start + k), outLen);
-    outLen += k;
-  };
-  // Runs the decoder for `n` bytes in steps, stopping early once the output is full or the budget spent.
-  const run = (n: number, writing: boolean): number => {
-    while (n > 0) {
-      if (budget <= 0) return -1;
-      if (writing && outLen >= maxOut) return OK;
-      const step = Math.min(n, STEP);
-      const err = decoder!.decompress(step, sink);
-      if (err) return err;
-      n -= step;
-    }
-    return OK;
-  };
 
   for (const file of cab.files) {
-    if (budget <= 0) { yield { name: file.name, limit: 'MaxScanSize', size: file.length }; continue; }
+    if (o.budget <= 0) { yield { name: file.name, limit: 'MaxScanSize', size: file.length }; continue; }
     // A file that gets no output is still reported to the metadata chain, as ClamAV does first.
     const skipped = { meta: file.name };
     const fol = file.folder;
     if (file.offset > LENGTHMAX) { yield skipped; continue; }
     const filelen = Math.min(file.length, LENGTHMAX - file.offset);
     if (fol.mergePrev) { yield skipped; continue; }
-    if (curFolder !== fol || dOffset > file.offset || !decoder) {
+    if (curFolder !== fol || o.dOffset > file.offset || !decoder) {
       decoder = undefined;
       if (!stream) stream = new FolderStream(bytes, 0, cab, fol);
       stream.closed = false;
@@ -313,31 +281,28 @@ export function* unpackCab(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
         decoder = new QuantumDecoder(stream, bits);
       } else { yield skipped; continue; } // not a compression type, or a window out of range
       // Setting a decoder up costs its window: counted, so that restarts cannot run away.
-      budget -= ct === COMP_NONE ? 4096 : ct === COMP_MSZIP ? 32768 : 2 ** bits;
+      o.budget -= ct === COMP_NONE ? 4096 : ct === COMP_MSZIP ? 32768 : 2 ** bits;
       curFolder = fol;
-      dOffset = 0;
+      o.dOffset = 0;
     }
-    out = undefined;
-    outLen = 0;
+    o.take();
     let error = OK;
     if (filelen) {
-      const skip = file.offset - dOffset;
+      const skip = file.offset - o.dOffset;
       if (skip) {
-        const err = run(skip, false);
+        const err = o.run(decoder, skip, false);
         if (err === -1) { yield { name: file.name, limit: 'MaxScanSize', size: file.length }; continue; }
         error = err === ERR_READ ? stream!.readError : err;
       }
       if (!error) {
-        out = new Uint8Array(Math.min(filelen, maxOut, 1 << 16));
-        if (run(filelen, true) === -1 && outLen === 0) {
+        o.begin(filelen);
+        if (o.run(decoder, filelen, true) === -1 && o.outLen === 0) {
           yield { name: file.name, limit: 'MaxScanSize', size: file.length };
           continue;
         }
       }
     }
-    const data = out ? out.subarray(0, outLen) : new Uint8Array(0);
-    out = undefined;
-    yield { name: file.name, data };
+    yield { name: file.name, data: o.take() };
   }
 }
 

@@ -24,7 +24,7 @@
  * Output past `maxFileSize` is dropped (the file is scanned cut at that size).
  */
 import type { UnpackContext, UnpackItem } from '../unpack.js';
-import { OK, Sink, SliceSource } from './input.js';
+import { FolderOutput, OK, SliceSource } from './input.js';
 import { LzxDecoder } from './lzx.js';
 
 const FRAME = 32768;
@@ -147,42 +147,14 @@ export function* unpackChm(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
   if (!chm) return;
   const len = bytes.length;
   const maxOut = ctx.limits.maxFileSize > 0 ? ctx.limits.maxFileSize : 0xffffffff;
-  let budget = ctx.limits.maxScanSize > 0 ? ctx.limits.maxScanSize : 1 << 30;
+  const o = new FolderOutput(maxOut, ctx.limits.maxScanSize > 0 ? ctx.limits.maxScanSize : 1 << 30, STEP);
 
   let lzx: LzxDecoder | undefined;
   const src = new SliceSource(bytes, 0);
-  let dOffset = 0;
   let dLength = 0;
   let inOffset = 0;
-  let out: Uint8Array | undefined;
-  let outLen = 0;
-  const sink: Sink = (data, start, end) => {
-    const n = end - start;
-    dOffset += n;
-    budget -= n;
-    if (!out) return;
-    const k = Math.min(n, maxOut - outLen);
-    if (k <= 0) return;
-    if (outLen + k > out.length) {
-      const next = new Uint8Array(Math.min(maxOut, Math.max(outLen + k, out.length * 2)));
-      next.set(out.subarray(0, outLen));
-      out = next;
-    }
-    out.set(data.subarray(start, start + k), outLen);
-    outLen += k;
-  };
-  const run = (n: number, writing: boolean): number => {
-    if (n < 0) return 1; // libmspack refuses a negative request (a damaged offset or length)
-    while (n > 0) {
-      if (budget <= 0) return -1;
-      if (writing && outLen >= maxOut) return OK;
-      const step = Math.min(n, STEP);
-      const err = lzx!.decompress(step, sink);
-      if (err) return err;
-      n -= step;
-    }
-    return OK;
-  };
+  // libmspack refuses a negative request (a damaged offset or length).
+  const run = (n: number, writing: boolean): number => (n < 0 ? 1 : o.run(lzx!, n, writing));
   const sysData = (f: ChmFile | undefined): Uint8Array | undefined => {
     if (!f || f.section !== 0) return undefined;
     const at = chm.sec0 + f.offset;
@@ -232,19 +204,18 @@ export function* unpackChm(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
       if (length <= 0) return false;
     }
     inOffset = chm.sec0 + content.offset + offset;
-    dOffset = entry * FRAME;
+    o.dOffset = entry * FRAME;
     dLength = length;
-    const outputLength = length - dOffset;
+    const outputLength = length - o.dOffset;
     if (outputLength < 0) return false;
     lzx = new LzxDecoder(src, windowBits, resetInterval / FRAME, outputLength);
-    budget -= 2 ** windowBits; // a restart costs its window: counted, so that restarts cannot run away
+    o.budget -= 2 ** windowBits; // a restart costs its window: counted, so that restarts cannot run away
     return true;
   };
 
   for (const file of chm.files) {
-    if (budget <= 0) { yield { name: file.name, limit: 'MaxScanSize', size: file.length }; continue; }
-    out = new Uint8Array(Math.max(0, Math.min(file.length, maxOut, 1 << 16)));
-    outLen = 0;
+    if (o.budget <= 0) { yield { name: file.name, limit: 'MaxScanSize', size: file.length }; continue; }
+    o.begin(file.length);
     if (file.length > 0 && file.section === 0) {
       const at = chm.sec0 + file.offset;
       if (at >= 0 && at <= len) {
@@ -252,38 +223,36 @@ export function* unpackChm(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
         const avail = Math.max(0, len - at);
         const whole = Math.min(file.length, avail - (file.length > avail ? avail % 512 : 0));
         const n = Math.min(whole, maxOut);
-        out = bytes.subarray(at, at + n);
-        outLen = n;
-        budget -= n;
+        o.out = bytes.subarray(at, at + n);
+        o.outLen = n;
+        o.budget -= n;
       }
     } else if (file.length !== 0 && file.section === 1) {
       let ok = true;
-      if (!lzx || file.offset < dOffset) {
+      if (!lzx || file.offset < o.dOffset) {
         lzx = undefined;
         ok = initDecomp(file);
       }
       if (ok && lzx && file.offset <= dLength && inOffset >= 0 && inOffset <= len) {
         src.pos = inOffset;
-        const sinkTarget = out;
-        out = undefined;
+        const sinkTarget = o.out;
+        o.out = undefined;
         let err = OK;
-        const skip = file.offset - dOffset;
+        const skip = file.offset - o.dOffset;
         if (skip) err = run(skip, false);
         if (err === -1) { yield { name: file.name, limit: 'MaxScanSize', size: file.length }; continue; }
         if (!err) {
           let length = file.length;
           const maxlen = dLength - file.offset;
           if (length > maxlen) length = maxlen + 1;
-          out = sinkTarget;
+          o.out = sinkTarget;
           err = run(length, true);
         }
         inOffset = src.pos;
         if (err && err !== -1) lzx = undefined;
       }
     }
-    const data = out ? out.subarray(0, outLen) : new Uint8Array(0);
-    out = undefined;
-    yield { name: file.name, data };
+    yield { name: file.name, data: o.take() };
   }
 }
 

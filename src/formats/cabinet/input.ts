@@ -80,3 +80,65 @@ export interface StreamDecoder {
   /** Writes the next `outBytes` bytes to `sink`; OK, or an error status (sticky where libmspack's is). */
   decompress(outBytes: number, sink: Sink): number;
 }
+
+/**
+ * The output side of a reader that extracts files from one decompressed stream (a cabinet folder,
+ * a CHM's LZX section): every byte the decoder writes advances the stream position `dOffset` and
+ * spends the scan-size `budget`; the bytes of the file being extracted (`out`, undefined while
+ * skipping to its offset) are kept up to `maxOut`.
+ */
+export class FolderOutput {
+  dOffset = 0;
+  out: Uint8Array | undefined;
+  outLen = 0;
+
+  constructor(readonly maxOut: number, public budget: number, private readonly step: number) {}
+
+  readonly sink: Sink = (data, start, end) => {
+    const n = end - start;
+    this.dOffset += n;
+    this.budget -= n;
+    const out = this.out;
+    if (!out) return;
+    const k = Math.min(n, this.maxOut - this.outLen);
+    if (k <= 0) return;
+    let dst = out;
+    if (this.outLen + k > out.length) {
+      dst = new Uint8Array(Math.min(this.maxOut, Math.max(this.outLen + k, out.length * 2)));
+      dst.set(out.subarray(0, this.outLen));
+      this.out = dst;
+    }
+    dst.set(data.subarray(start, start + k), this.outLen);
+    this.outLen += k;
+  };
+
+  /** Starts a file's output with room for `capacity` bytes (it grows up to `maxOut`). */
+  begin(capacity: number): void {
+    this.out = new Uint8Array(Math.max(0, Math.min(capacity, this.maxOut, 1 << 16)));
+    this.outLen = 0;
+  }
+
+  /**
+   * Runs `decoder` for `n` bytes in steps; -1 once the budget is spent, OK early when a file being
+   * written is full, else the decoder's status.
+   */
+  run(decoder: StreamDecoder, n: number, writing: boolean): number {
+    while (n > 0) {
+      if (this.budget <= 0) return -1;
+      if (writing && this.outLen >= this.maxOut) return OK;
+      const step = Math.min(n, this.step);
+      const err = decoder.decompress(step, this.sink);
+      if (err) return err;
+      n -= step;
+    }
+    return OK;
+  }
+
+  /** The file's bytes so far; the output is reset. */
+  take(): Uint8Array {
+    const data = this.out ? this.out.subarray(0, this.outLen) : new Uint8Array(0);
+    this.out = undefined;
+    this.outLen = 0;
+    return data;
+  }
+}
