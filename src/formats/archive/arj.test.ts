@@ -10,20 +10,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arjMembers } from './arj.js';
-import { fuzz, fuzzContext, rng } from './fuzz-check.js';
+import { fuzz, fuzzContext, toolExists, wordText } from './fuzz-check.js';
 import { isChild, isLimited, type UnpackItem } from '../unpack.js';
 
-const hasArj = (() => { try { execFileSync('arj', [], { stdio: 'ignore' }); return true; } catch (e) { return (e as { status?: number }).status !== undefined; } })();
+const hasArj = toolExists('arj');
 const skip = hasArj ? false : 'arj is not installed';
 const ctx = fuzzContext(1 << 22);
 
-function text(n: number, seed: number): Buffer {
-  const r = rng(seed);
-  const words = ['kestrel ', 'plover ', 'merlin\n', 'osprey ', 'curlew, ', 'dunlin. '];
-  let s = '';
-  while (s.length < n) s += r() < 0.1 ? String.fromCharCode(33 + Math.floor(r() * 90)) : words[Math.floor(r() * words.length)]!;
-  return Buffer.from(s.slice(0, n), 'latin1');
-}
+const text = wordText;
 
 const FILES: Record<string, Buffer> = {
   'small.txt': Buffer.from('a small payload\n'),

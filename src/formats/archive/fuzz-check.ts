@@ -6,6 +6,7 @@
  * In: samples (real archives), the reader, a seed. Out: assertions; the number of runs made.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { isChild, type UnpackContext, type UnpackItem } from '../unpack.js';
 
 /** A small deterministic generator (xorshift32) so that a failing case replays. */
@@ -70,4 +71,23 @@ export function fuzz(read: (b: Uint8Array, ctx: UnpackContext) => Iterable<Unpac
     runs++;
   }
   return runs;
+}
+
+/** Whether `tool` runs at all (it may exit non-zero when run without arguments). */
+export function toolExists(tool: string): boolean {
+  try {
+    execFileSync(tool, [], { stdio: 'ignore' });
+    return true;
+  } catch (e) {
+    return (e as { status?: number | null }).status != null;
+  }
+}
+
+/** `n` bytes of seeded word-like text with some random punctuation: compressible, not trivial. */
+export function wordText(n: number, seed: number): Buffer {
+  const r = rng(seed);
+  const words = ['kestrel ', 'plover ', 'merlin\n', 'osprey ', 'curlew, ', 'dunlin. '];
+  let s = '';
+  while (s.length < n) s += r() < 0.1 ? String.fromCharCode(33 + Math.floor(r() * 90)) : words[Math.floor(r() * words.length)]!;
+  return Buffer.from(s.slice(0, n), 'latin1');
 }

@@ -6,6 +6,7 @@
  * matches reach only bytes already written, so the dictionaries' initial fill does not matter.
  */
 import { DynamicHuffman } from './lha.js';
+import { lzss4k } from './szdd-encode.js';
 
 const CRC = (() => {
   const t: number[] = [];
@@ -61,31 +62,7 @@ export function entry(e: Entry): Uint8Array {
 
 /** `-lz5-`: matches only reach bytes already written (dictionary positions from 4078 on). */
 export function lz5(data: Uint8Array): Uint8Array {
-  const out: number[] = [];
-  let i = 0;
-  while (i < data.length) {
-    const flagAt = out.length;
-    out.push(0);
-    let flags = 0;
-    for (let bit = 0; bit < 8 && i < data.length; bit++) {
-      let best = 0, bestAt = 0;
-      for (let s = Math.max(0, i - 4000); s < i; s++) {
-        let l = 0;
-        while (l < 18 && i + l < data.length && data[s + l] === data[i + l]) l++;
-        if (l > best) { best = l; bestAt = s; }
-      }
-      if (best >= 3) {
-        const pos = (4078 + bestAt) & 4095;
-        out.push(pos & 0xff, ((pos >>> 4) & 0xf0) | (best - 3));
-        i += best;
-      } else {
-        flags |= 1 << bit;
-        out.push(data[i++]!);
-      }
-    }
-    out[flagAt] = flags;
-  }
-  return Uint8Array.from(out);
+  return Uint8Array.from(lzss4k(data, (at) => (4078 + at) & 4095));
 }
 
 /** `-lzs-`: a flag bit, then 8 bits of literal or 11 bits of position and 4 of length - 2. */
