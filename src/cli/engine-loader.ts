@@ -146,11 +146,12 @@ export const realEngineLoader: EngineLoader = async (opts) => {
 };
 
 /** The limits the engine applies inside a file (containers), from the scan's options. */
-export function engineLimits(opts: ScanCallOptions): Pick<ScanOptions, 'maxRecursion' | 'maxFileSize' | 'maxScanSize' | 'maxFiles' | 'maxEmbeddedPE' | 'maxScanTime' | 'maxHtmlNormalize' | 'maxHtmlNoTags' | 'alertExceedsMax' | 'unpack' | 'archiveVerbose'> {
+export function engineLimits(opts: ScanCallOptions): Pick<ScanOptions, 'maxRecursion' | 'maxFileSize' | 'maxScanSize' | 'maxFiles' | 'maxEmbeddedPE' | 'maxScanTime' | 'maxHtmlNormalize' | 'maxHtmlNoTags' | 'maxScriptNormalize' | 'alertExceedsMax' | 'unpack' | 'archiveVerbose' | 'parse'> {
   return {
     maxRecursion: opts.limits.maxRecursion, maxFileSize: opts.limits.maxFileSize, maxScanSize: opts.limits.maxScanSize, maxFiles: opts.limits.maxFiles,
     maxEmbeddedPE: opts.limits.maxEmbeddedPE, maxScanTime: opts.limits.maxScanTime,
-    maxHtmlNormalize: opts.limits.maxHtmlNormalize, maxHtmlNoTags: opts.limits.maxHtmlNoTags,
+    maxHtmlNormalize: opts.limits.maxHtmlNormalize, maxHtmlNoTags: opts.limits.maxHtmlNoTags, maxScriptNormalize: opts.limits.maxScriptNormalize,
     alertExceedsMax: opts.alertExceedsMax, ...(opts.unpack ? { unpack: opts.unpack } : {}), ...(opts.archiveVerbose ? { archiveVerbose: true } : {}),
+    ...(opts.parse && Object.values(opts.parse).includes(false) ? { parse: opts.parse } : {}),
   };
 }

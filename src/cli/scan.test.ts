@@ -336,9 +336,10 @@ if (RUN_TESTS) {
     });
 
     it('parseScanArgs separates implemented, ignored, refused and deprecated clamscan options', () => {
-      const r = parseScanArgs(['--scan-pe=no', '--remove', '--no-pe', '--unzip', '--heuristic-alerts', '--scan-swf', '--scan-pe']);
+      const r = parseScanArgs(['--scan-pe=no', '--remove', '--no-pe', '--unzip', '--heuristic-alerts', '--alert-broken', '--scan-pe', '--dev-ac-only']);
       assert.ok(r.ok);
-      assert.deepEqual(r.args.ignored, ['scan-pe', 'scan-swf']);
+      assert.deepEqual(r.args.ignored, ['alert-broken', 'dev-ac-only']);
+      assert.equal(r.args.bools.get('scan-pe'), true);
       assert.deepEqual(r.args.refused, ['remove']);
     });
   });
@@ -563,8 +564,8 @@ if (RUN_TESTS) {
       assert.equal(refused.code, 2);
       assert.match(refused.err, /^ERROR: --remove is not supported by vigil/);
       assert.equal(refused.out, '');
-      const ignored = await vigil(['-d', 'db', '--no-summary', '--scan-pe=no', 'tree/a.txt'], { cwd: root });
-      assert.equal(ignored.err, 'WARNING: Ignoring unsupported option --scan-pe\n');
+      const ignored = await vigil(['-d', 'db', '--no-summary', '--alert-broken', 'tree/a.txt'], { cwd: root });
+      assert.equal(ignored.err, 'WARNING: Ignoring unsupported option --alert-broken\n');
       assert.equal(ignored.out, 'tree/a.txt: OK\n');
     });
 

@@ -34,7 +34,7 @@
 import { closeSync, constants as fsc, openSync, writeSync, promises as fsp } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { TransferListItem } from 'node:worker_threads';
-import { DEFAULT_LIMITS, LIMIT_NAMES, type ScanLimits } from '../core/limits.js';
+import { DEFAULT_LIMITS, LIMIT_NAMES, type ParseFlag, type ParseOptions, type ScanLimits } from '../core/limits.js';
 import type { Detection, Verdict } from '../engine/result.js';
 import type { UnpackOptions } from '../formats/unpack.js';
 import type { EngineLoader, EngineScanResult, LoadedEngine, ScanCallOptions, WorkerScanTask } from '../scan/engine-port.js';
@@ -100,11 +100,17 @@ const s = (long: string, support: Support, extra: Partial<OptionSpec> = {}): Opt
 const n = (long: string, support: Support, short?: string): OptionSpec => ({ long, short, type: 'number', support });
 const z = (long: string, support: Support): OptionSpec => ({ long, type: 'size', support });
 
+/** clamscan's `--scan-*` switches and the parse flag each sets (`--scan-html` also needs `--normalize`). */
+const PARSE_SWITCHES: readonly (readonly [string, ParseFlag])[] = [
+  ['scan-archive', 'archive'], ['scan-pe', 'pe'], ['scan-elf', 'elf'], ['scan-ole2', 'ole2'], ['scan-pdf', 'pdf'], ['scan-swf', 'swf'],
+  ['scan-html', 'html'], ['scan-mail', 'mail'], ['scan-xmldocs', 'xmldocs'], ['scan-hwp3', 'hwp3'], ['scan-onenote', 'onenote'], ['scan-image', 'image'],
+];
+
 /** clamscan 1.4's options (Linux build), plus vigil's own at the end. */
 const OPTIONS: readonly OptionSpec[] = [
   b('help', 'yes', 'h'), b('version', 'yes', 'V'), b('debug', 'ignored'), b('gen-json', 'ignored'), b('verbose', 'yes', 'v'),
   b('dumpcerts', 'ignored'), b('quiet', 'yes'), b('leave-temps', 'ignored'), b('stdout', 'yes'), b('allmatch', 'yes', 'z'),
-  b('normalize', 'ignored'), s('database', 'yes', { short: 'd', multiple: true }), b('recursive', 'yes', 'r'), b('gen-mdb', 'ignored'),
+  b('normalize', 'yes'), s('database', 'yes', { short: 'd', multiple: true }), b('recursive', 'yes', 'r'), b('gen-mdb', 'ignored'),
   n('follow-dir-symlinks', 'yes'), n('follow-file-symlinks', 'yes'), b('bell', 'yes'), b('no-summary', 'yes'),
   s('file-list', 'yes', { short: 'f' }), b('infected', 'yes', 'i'), b('suppress-ok-results', 'yes', 'o'),
   s('move', 'refused'), s('copy', 'refused'), b('remove', 'refused'),
@@ -122,12 +128,13 @@ const OPTIONS: readonly OptionSpec[] = [
   s('statistics', 'ignored', { multiple: true, pattern: /^(none|None|bytecode|Bytecode|pcre|PCRE)$/i }),
   b('detect-pua', 'yes'), s('exclude-pua', 'ignored', { multiple: true }), s('include-pua', 'ignored', { multiple: true }),
   b('heuristic-alerts', 'yes'), b('alert-encrypted', 'yes'), b('alert-encrypted-archive', 'yes'), b('alert-encrypted-doc', 'yes'), b('alert-macros', 'yes'),
-  ...['scan-pe', 'scan-elf', 'scan-mail', 'phishing-sigs', 'phishing-scan-urls', 'heuristic-scan-precedence', 'detect-structured'].map((o) => b(o, 'ignored')),
+  ...PARSE_SWITCHES.map(([o]) => b(o, 'yes')),
+  ...['phishing-sigs', 'phishing-scan-urls', 'heuristic-scan-precedence', 'detect-structured'].map((o) => b(o, 'ignored')),
   n('structured-cc-count', 'ignored'), n('structured-ssn-count', 'ignored'),
-  ...['scan-html', 'scan-ole2', 'alert-broken', 'alert-broken-media', 'structured-cc-mode', 'alert-phishing-ssl', 'alert-phishing-cloak', 'alert-partition-intersection', 'scan-pdf', 'scan-swf',
-    'scan-xmldocs', 'scan-hwp3', 'scan-onenote', 'scan-archive', 'scan-image', 'scan-image-fuzzy-hash', 'force-to-disk'].map((o) => b(o, 'ignored')),
+  ...['alert-broken', 'alert-broken-media', 'structured-cc-mode', 'alert-phishing-ssl', 'alert-phishing-cloak', 'alert-partition-intersection',
+    'scan-image-fuzzy-hash', 'force-to-disk'].map((o) => b(o, 'ignored')),
   n('max-scantime', 'yes'), z('max-scansize', 'yes'), z('max-filesize', 'yes'), n('max-recursion', 'yes'), n('max-files', 'yes'),
-  z('max-embeddedpe', 'yes'), z('max-htmlnormalize', 'yes'), z('max-htmlnotags', 'yes'), z('max-scriptnormalize', 'ignored'),
+  z('max-embeddedpe', 'yes'), z('max-htmlnormalize', 'yes'), z('max-htmlnotags', 'yes'), z('max-scriptnormalize', 'yes'),
   z('max-ziptypercg', 'ignored'), n('max-partitions', 'ignored'), n('max-iconspe', 'ignored'), n('max-rechwp3', 'ignored'),
   n('pcre-match-limit', 'ignored'), n('pcre-recmatch-limit', 'ignored'), z('pcre-max-filesize', 'yes'),
   b('dev-ac-only', 'ignored'), n('dev-ac-depth', 'ignored'), b('dev-collect-hashes', 'ignored'), b('dev-performance', 'ignored'),
@@ -288,6 +295,8 @@ export interface ScanConfig {
   /** Heuristic switches of the container readers. */
   unpack: UnpackOptions;
   limits: ScanLimits;
+  /** The `--scan-*` switches (and `--normalize` for HTML). */
+  parse: ParseOptions;
   exclude: PathPattern[];
   excludeDir: PathPattern[];
   include: PathPattern[];
@@ -332,6 +341,8 @@ export function buildConfig(a: ParsedScanArgs): ScanConfig {
   if (mht !== undefined) limits.maxHtmlNoTags = mht;
   const mep = num('max-embeddedpe');
   if (mep !== undefined) limits.maxEmbeddedPE = mep;
+  const msn = num('max-scriptnormalize');
+  if (msn !== undefined) limits.maxScriptNormalize = msn;
   const pmf = num('pcre-max-filesize');
   if (pmf !== undefined) limits.pcreMaxFileSize = pmf;
   const jobs = num('jobs');
@@ -354,6 +365,7 @@ export function buildConfig(a: ParsedScanArgs): ScanConfig {
       alertMacros: bool('alert-macros'),
     },
     limits,
+    parse: Object.fromEntries(PARSE_SWITCHES.map(([o, flag]) => [flag, bool(o, true) && (flag !== 'html' || bool('normalize', true))])),
     exclude: strs('exclude').map((p) => PathPattern.compile(p)),
     excludeDir: strs('exclude-dir').map((p) => PathPattern.compile(p)),
     include: strs('include').map((p) => PathPattern.compile(p)),
@@ -953,7 +965,7 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
   const readFile = deps.readFile ?? defaultReadFile;
   const canRead = deps.canRead ?? defaultCanRead;
   const loadedEngine = engine;
-  const callOpts = (name: string): ScanCallOptions => ({ name, limits: cfg.limits, allmatch: cfg.allmatch, alertExceedsMax: cfg.alertExceedsMax, unpack: cfg.unpack, ...(cfg.archiveVerbose ? { archiveVerbose: true } : {}) });
+  const callOpts = (name: string): ScanCallOptions => ({ name, limits: cfg.limits, allmatch: cfg.allmatch, alertExceedsMax: cfg.alertExceedsMax, unpack: cfg.unpack, parse: cfg.parse, ...(cfg.archiveVerbose ? { archiveVerbose: true } : {}) });
 
   const scanBytes = async (bytes: Uint8Array, name: string): Promise<EngineScanResult> =>
     pool ? pool.run({ bytes, opts: callOpts(name) }, transferable(bytes)) : loadedEngine.scan(bytes, callOpts(name));

@@ -27,6 +27,8 @@ export interface ScanLimits {
   maxHtmlNormalize: number;
   /** HTML larger than this gets no tag-stripped copy (MaxHTMLNoTags, 8 MiB). */
   maxHtmlNoTags: number;
+  /** Text larger than this gets no normalised copy (MaxScriptNormalize, 20 MiB). */
+  maxScriptNormalize: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ScanLimits> = Object.freeze({
@@ -39,6 +41,7 @@ export const DEFAULT_LIMITS: Readonly<ScanLimits> = Object.freeze({
   maxEmbeddedPE: 40 * 1024 * 1024,
   maxHtmlNormalize: 40 * 1024 * 1024,
   maxHtmlNoTags: 8 * 1024 * 1024,
+  maxScriptNormalize: 20 * 1024 * 1024,
 });
 
 /** ClamAV's name for each limit, used in `Heuristics.Limits.Exceeded.<Name>`. */
@@ -52,6 +55,7 @@ export const LIMIT_NAMES: Readonly<Record<keyof ScanLimits, string>> = Object.fr
   maxEmbeddedPE: 'MaxEmbeddedPE',
   maxHtmlNormalize: 'MaxHTMLNormalize',
   maxHtmlNoTags: 'MaxHTMLNoTags',
+  maxScriptNormalize: 'MaxScriptNormalize',
 });
 
 /**
@@ -109,4 +113,39 @@ export function parseSize(text: string): number | undefined {
   const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : unit === 'g' ? 1024 * 1024 * 1024 : 1;
   const v = n * mult;
   return Number.isSafeInteger(v) ? v : undefined;
+}
+
+/**
+ * ClamAV's parse switches (clamscan `--scan-*`, clamd `Scan*`): which kinds of readers run. A
+ * switch turned off leaves the layers of its types to the raw scan alone; absent means on.
+ * `html` also governs text normalisation (`--normalize=no` turns it off), `pe` the PE's
+ * unpackers and section/import hashes, `mail` mail found inside text.
+ */
+export type ParseFlag = 'archive' | 'elf' | 'pdf' | 'swf' | 'hwp3' | 'xmldocs' | 'mail' | 'ole2' | 'html' | 'pe' | 'onenote' | 'image';
+export type ParseOptions = Partial<Record<ParseFlag, boolean>>;
+
+const ARCHIVE_TYPES = [
+  'ZIP', 'ZIPSFX', 'GZ', 'BZ', 'XZ', 'GPT', 'APM', 'MBR', 'ARJ', 'ARJSFX', 'NULSFT', 'AUTOIT', 'MSSZDD', 'MSCAB', 'CABSFX', 'MSCHM',
+  '7Z', '7ZSFX', 'POSIX_TAR', 'OLD_TAR', 'CPIO_OLD', 'CPIO_ODC', 'CPIO_NEWC', 'CPIO_CRC', 'BINHEX', 'SIS', 'XAR', 'PART_HFSPLUS',
+  'RAR', 'RARSFX', 'EGG', 'EGGSFX', 'ALZ', 'LHA_LZH', 'RTF', 'ISO9660', 'DMG', 'UDF', 'ISHIELD_MSI',
+  'OOXML_WORD', 'OOXML_PPT', 'OOXML_XL', 'OOXML_HWP',
+];
+
+/** The switch that governs each type's reader (ClamAV 1.4's `cli_magic_scan` and `scanraw`); types absent are always read. */
+const PARSE_FLAG_OF: ReadonlyMap<string, ParseFlag> = new Map<string, ParseFlag>([
+  ...ARCHIVE_TYPES.map((t): [string, ParseFlag] => [`CL_TYPE_${t}`, 'archive']),
+  ['CL_TYPE_HWP3', 'hwp3'], ['CL_TYPE_HWPOLE2', 'ole2'], ['CL_TYPE_MSOLE2', 'ole2'],
+  ['CL_TYPE_XML_WORD', 'xmldocs'], ['CL_TYPE_XML_XL', 'xmldocs'], ['CL_TYPE_XML_HWP', 'xmldocs'],
+  ['CL_TYPE_PDF', 'pdf'], ['CL_TYPE_XDP', 'pdf'], ['CL_TYPE_ONENOTE', 'onenote'],
+  ['CL_TYPE_HTML', 'html'], ['CL_TYPE_HTML_UTF16', 'html'], ['CL_TYPE_SWF', 'swf'],
+  ['CL_TYPE_MAIL', 'mail'], ['CL_TYPE_MHTML', 'mail'], ['CL_TYPE_TNEF', 'mail'],
+  ['CL_TYPE_GRAPHICS', 'image'], ['CL_TYPE_GIF', 'image'], ['CL_TYPE_PNG', 'image'], ['CL_TYPE_JPEG', 'image'], ['CL_TYPE_TIFF', 'image'],
+  ['CL_TYPE_ELF', 'elf'], ['CL_TYPE_MSEXE', 'pe'],
+]);
+
+/** Whether the reader of `type` runs under `parse` (vigil's zstd reader, `type` undefined, counts as an archive). */
+export function parses(parse: ParseOptions | undefined, type: string | undefined): boolean {
+  if (!parse) return true;
+  const flag = type === undefined ? 'archive' : PARSE_FLAG_OF.get(type);
+  return flag === undefined || parse[flag] !== false;
 }

@@ -8,12 +8,12 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { DEFAULT_LIMITS, ENGINE_LIMITS, LIMIT_NAMES } from '../core/limits.js';
+import { DEFAULT_LIMITS, ENGINE_LIMITS, LIMIT_NAMES, parses, type ParseOptions } from '../core/limits.js';
 import type { SignatureSet } from '../signatures/clamav/loader.js';
 import type { HashAlgo, OffsetSpec } from '../signatures/clamav/types.js';
 import { usesBoyerMoore } from '../signatures/clamav/bodysig.js';
 import { BodyDatabase } from './bodydb.js';
-import { scanLayerCounted, wholeSource, type Source, type EnginePorts, type HashHit, type HashPort, type TypeInfo, type LayerOptions } from './scanner.js';
+import { scanLayerCounted, wholeSource, type Source, type EnginePorts, type HashHit, type HashPort, type TypeInfo, type TypeOptions, type LayerOptions } from './scanner.js';
 import type { Detection, ScanResult } from './result.js';
 import { detectFileType, findEmbeddedTypes, matchTypeSignatures, scanPasses } from '../formats/filetype.js';
 import { normaliseText, scriptScanBlocks, scriptNormalisationApplies } from './textnorm.js';
@@ -104,6 +104,10 @@ export interface ScanOptions {
   unpack?: Partial<UnpackOptions>;
   /** `scanFile`: stream files larger than this many bytes (default `ENGINE_LIMITS.wholeFileRead`). */
   streamAbove?: number;
+  /** Which kinds of readers run (ClamAV's parse switches); all when absent. */
+  parse?: ParseOptions;
+  /** Text larger than this gets no normalised copy (MaxScriptNormalize). */
+  maxScriptNormalize?: number;
 }
 
 export class Engine {
@@ -154,12 +158,13 @@ export class Engine {
       body,
       ...(indexes.file.count > 0 ? { hashes: new IndexPort(indexes.file) } : {}),
       logical,
-      typeOf: (bytes: Uint8Array, known?: string): TypeInfo => {
+      typeOf: (bytes: Uint8Array, known?: string, layer?: TypeOptions): TypeInfo => {
         const type = known ?? detectFileType(bytes);
         // For text, the raw pass's own type search over the whole layer may find HTML or mail.
         const found = type === 'CL_TYPE_TEXT_ASCII' || type === 'CL_TYPE_GIF' ? matchTypeSignatures(bytes, type) : undefined;
-        let passes = scanPasses(type, found);
-        if (!scriptNormalisationApplies(bytes.length)) passes = passes.filter((p) => p.input !== 'normalised-text');
+        const parse = layer?.parse;
+        let passes = scanPasses(type, found, { normalize: parse?.html !== false, mail: parse?.mail !== false });
+        if (!scriptNormalisationApplies(layer?.size ?? bytes.length, layer?.maxScriptNormalize)) passes = passes.filter((p) => p.input !== 'normalised-text');
         return { type, passes };
       },
       html: (bytes: Uint8Array, type: string, limits?: { maxHtmlNormalize?: number; maxHtmlNoTags?: number }) => htmlNormalise(type === 'CL_TYPE_HTML_UTF16' ? htmlUtf16Squeeze(bytes) : bytes, limits ?? {}),
@@ -249,7 +254,7 @@ export class Engine {
   private readonly cleanCache = new Set<string>();
 
   private cleanKey(bytes: Uint8Array, forcedType: string | undefined, opts: ScanOptions): string {
-    const o = [opts.maxFileSize, opts.maxScanSize, opts.maxFiles, opts.maxRecursion, opts.maxEmbeddedPE, JSON.stringify(opts.unpack ?? {}), forcedType ?? ''].join(',');
+    const o = [opts.maxFileSize, opts.maxScanSize, opts.maxFiles, opts.maxRecursion, opts.maxEmbeddedPE, JSON.stringify(opts.unpack ?? {}), JSON.stringify(opts.parse ?? {}), opts.maxScriptNormalize, forcedType ?? ''].join(',');
     return `${createHash('md5').update(bytes).digest('hex')}:${bytes.length}:${o}`;
   }
 
@@ -286,7 +291,9 @@ export class Engine {
     }
     const type = src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
     // zstd has no type in ClamAV (it does not open zstd); vigil opens a layer that starts with a frame.
-    const reader = src.whole && type ? CONTAINERS.get(type as ClType) ?? (isZstd(src.whole) ? scanZstd : undefined) : undefined;
+    const anyReader = src.whole && type ? CONTAINERS.get(type as ClType) ?? (isZstd(src.whole) ? scanZstd : undefined) : undefined;
+    // A parse switch turned off leaves the layer to its raw scan (zstd counts as an archive).
+    const reader = anyReader && parses(opts.parse, CONTAINERS.has(type as ClType) ? type : undefined) ? anyReader : undefined;
     const open = (): LayerResult | undefined => (reader && src.whole ? this.openContainer(reader(src.whole, this.unpackContext(opts, budget)), opts, depth, budget, type, src.size) : undefined);
     // Most containers are opened before the layer's own scan; PDF and executables after it (ClamAV's order).
     const afterRaw = type !== undefined && AFTER_RAW.has(type);
@@ -311,12 +318,12 @@ export class Engine {
     // Types found inside the layer's bytes (self-extractors, installers, PE in PE), after its own scan.
     const embedded = src.whole && type && (opts.allmatch || scan.detections.length === 0) ? this.scanEmbedded(src.whole, type, opts, depth, budget) : undefined;
     // Text (or MHTML in binary data) the raw scan finds to be mail is read as mail after it (ClamAV's scanraw).
-    const mailAs = !reader && src.whole && detected && mayBeMail(src.whole) ? mailFoundInText(src.whole, detected as ClType) : undefined;
+    const mailAs = !anyReader && src.whole && detected && opts.parse?.mail !== false && mayBeMail(src.whole) ? mailFoundInText(src.whole, detected as ClType) : undefined;
     const mail = mailAs && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
       ? this.openContainer(CONTAINERS.get('CL_TYPE_MAIL')!(src.whole!, this.unpackContext(opts, budget)), opts, depth, budget, mailAs, src.size)
       : undefined;
     // A PE's section and import hashes (`.mdb .msb .imp`), after its raw scan, before its unpackers.
-    const peHits = type === 'CL_TYPE_MSEXE' && src.whole && (this.sectionPort || this.importPort) && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
+    const peHits = type === 'CL_TYPE_MSEXE' && src.whole && (this.sectionPort || this.importPort) && opts.parse?.pe !== false && (opts.allmatch || (scan.detections.length === 0 && !embedded?.detections.length))
       ? peHashHits(src.whole, this.sectionPort, this.importPort, !!opts.allmatch)
       : undefined;
     const peHashes = (peHits?.hits ?? []).map((h): Detection => ({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer ?? [] }));
@@ -352,7 +359,7 @@ export class Engine {
    */
   private scanEmbedded(bytes: Uint8Array, type: string, opts: ScanOptions, depth: number, budget: LayerBudget): LayerResult | undefined {
     const found = findEmbeddedTypes(bytes, type, opts.maxFiles ?? DEFAULT_LIMITS.maxFiles)
-      .filter((f) => f.offset > 0 && (EMBEDDED.has(f.type) || f.type === 'CL_TYPE_MSEXE') && embeddedApplies(f.type, type, f.offset));
+      .filter((f) => f.offset > 0 && (EMBEDDED.has(f.type) || f.type === 'CL_TYPE_MSEXE') && parses(opts.parse, f.type) && embeddedApplies(f.type, type, f.offset));
     if (found.length === 0) return undefined;
     const ctx = this.unpackContext(opts, budget);
     const maxEmbeddedPE = opts.maxEmbeddedPE ?? DEFAULT_LIMITS.maxEmbeddedPE;
@@ -484,7 +491,10 @@ export class Engine {
 
 /** What every scan of a layer's own bytes is told: allmatch, the layer's path and its enclosing types. */
 function layerOptions(opts: ScanOptions): LayerOptions {
-  return { allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(opts.containers ? { containers: opts.containers } : {}) };
+  return {
+    allmatch: !!opts.allmatch, layer: opts.layer ?? [], ...(opts.containers ? { containers: opts.containers } : {}),
+    ...(opts.parse ? { parse: opts.parse } : {}), ...(opts.maxScriptNormalize !== undefined ? { maxScriptNormalize: opts.maxScriptNormalize } : {}),
+  };
 }
 
 /** A layer's scan result with ClamAV's count of scanned blocks, and the limit that refused it, if one did. */

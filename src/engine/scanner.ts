@@ -25,6 +25,7 @@ import type { Detection } from './result.js';
 import type { YaraPort } from './yaraport.js';
 import { createHash } from 'node:crypto';
 import type { HtmlOutputs } from '../formats/html/index.js';
+import type { ParseOptions } from '../core/limits.js';
 
 /** ClamAV's scan window (SCANBUFF). */
 export const SCAN_WINDOW = 131072;
@@ -78,7 +79,7 @@ export interface EnginePorts {
   allow?: HashPort;
   logical?: LogicalPort;
   /** `known`: the layer's type when the caller already detected it (`detectFileType`). */
-  typeOf(bytes: Uint8Array, known?: string): TypeInfo;
+  typeOf(bytes: Uint8Array, known?: string, layer?: TypeOptions): TypeInfo;
   /**
    * Normalised text: either the buffers ClamAV's script scanner matches one by one (`blocks`),
    * or, when target-7 signatures have relative offsets, the whole normalised text scanned as a
@@ -121,6 +122,18 @@ export interface LayerOptions {
   children?: (items: { name: string; data: Uint8Array }[]) => { detections: Detection[]; scannedBlocks: number };
   /** Whether a normalised copy may be scanned as a layer one deeper (false, and the limit noted, at MaxRecursion). */
   pushNormalised?: () => boolean;
+  /** Which kinds of readers run (ClamAV's parse switches): HTML and text normalisation, mail in text. */
+  parse?: ParseOptions;
+  /** Text larger than this gets no normalised copy (MaxScriptNormalize). */
+  maxScriptNormalize?: number;
+}
+
+/** What decides a layer's passes besides its bytes. */
+export interface TypeOptions {
+  parse?: ParseOptions;
+  maxScriptNormalize?: number;
+  /** The layer's whole size when only its head is given. */
+  size?: number;
 }
 
 interface Candidate { d: Detection; key: number[] }
@@ -148,7 +161,9 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
   // A streamed layer is typed, and its executable headers read, from its first 4 MiB.
   const head = src.whole ?? Uint8Array.from(src.read(0, Math.min(src.size, STREAM_HEAD)));
   const bytes = head;
-  const typed = engine.typeOf(head, opts.type);
+  const typed = engine.typeOf(head, opts.type, {
+    size: src.size, ...(opts.parse ? { parse: opts.parse } : {}), ...(opts.maxScriptNormalize !== undefined ? { maxScriptNormalize: opts.maxScriptNormalize } : {}),
+  });
   const info = opts.plain ? { ...typed, passes: typed.passes.filter((p) => p.input === 'raw').slice(0, 1) } : typed;
   const out: Detection[] = [];
   const counter = { blocks: 0 };

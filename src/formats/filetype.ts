@@ -1249,6 +1249,8 @@ const HTML_PASSES: readonly ScanPass[] = [
 export interface ScanPassOptions {
   /** clamscan `--normalize` (default true). When false, HTML is scanned raw and text is not normalised. */
   normalize?: boolean;
+  /** Mail parsing (default true). When false, mail found in text gets no target-4 pass. */
+  mail?: boolean;
 }
 
 /**
@@ -1279,7 +1281,7 @@ export function scanPasses(type: string, rawFoundType?: string, opts: ScanPassOp
     const passes: ScanPass[] = [{ input: 'raw', targets: [0] }];
     if (type === 'CL_TYPE_TEXT_ASCII' && rawFoundType === 'CL_TYPE_HTML') return normalize ? [...passes, ...html()] : passes;
     if (normalize) passes.push({ input: 'normalised-text', targets: [7, 0] });
-    if (type === 'CL_TYPE_TEXT_ASCII' && rawFoundType === 'CL_TYPE_MAIL') passes.push({ input: 'raw', targets: [4, 0] });
+    if (type === 'CL_TYPE_TEXT_ASCII' && rawFoundType === 'CL_TYPE_MAIL' && opts.mail !== false) passes.push({ input: 'raw', targets: [4, 0] });
     return passes;
   }
   const t = typeTarget(type);

@@ -12,7 +12,7 @@
  * database in a SharedArrayBuffer so that workers share one copy.
  */
 
-import type { ScanLimits } from '../core/limits.js';
+import type { ParseOptions, ScanLimits } from '../core/limits.js';
 import type { UnpackOptions } from '../formats/unpack.js';
 import type { ScanResult } from '../engine/result.js';
 
@@ -38,6 +38,8 @@ export interface ScanCallOptions {
   unpack?: Partial<UnpackOptions>;
   /** `-a`: keep clamscan's archive chain for the result. */
   archiveVerbose?: boolean;
+  /** `--scan-*`: which kinds of readers run; all when absent. */
+  parse?: ParseOptions;
 }
 
 /**
