@@ -5,6 +5,7 @@ import { isoMembers } from './iso9660.js';
 import { szddMembers } from './szdd.js';
 import { arjMembers } from './arj.js';
 import { lhaMembers } from './lha.js';
+import { xarMembers } from './xar.js';
 
 /** Where ClamAV's type signature finds an ISO 9660 primary volume descriptor in a plain image. */
 const ISO_PVD = 32768;
@@ -21,6 +22,7 @@ export const family: UnpackerFamily = {
     CL_TYPE_MSSZDD: (b, ctx) => szddMembers(b, ctx),
     CL_TYPE_ARJ: (b, ctx) => arjMembers(b, ctx),
     CL_TYPE_LHA_LZH: (b, ctx) => lhaMembers(b, ctx),
+    CL_TYPE_XAR: (b, ctx) => xarMembers(b, ctx),
   },
   embedded: {
     CL_TYPE_ISO9660: (b, offset, ctx) => isoMembers(b, offset, ctx),
