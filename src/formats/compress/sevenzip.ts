@@ -18,7 +18,8 @@
  * outputs (bind pairs); the folder's output is the one out-stream no bind pair takes. Coders:
  * Copy, LZMA, LZMA2, BCJ2, BCJ x86 and ARM (all of which ClamAV decodes), and also ARM-Thumb,
  * PowerPC, SPARC, Delta, Deflate and BZip2, which ClamAV's decoder refuses (vigil extracts more
- * there). PPMd, which ClamAV decodes, is not decoded here: such files are skipped. A whole folder is
+ * there), and PPMd (`ppmd7.ts`; as in ClamAV, a PPMd stream that ends early or leaves bytes over
+ * fails, and what it decoded until then stays in the folder's buffer). A whole folder is
  * decoded when its first file is needed, as ClamAV does, within ClamAV's 1 GiB allocation bound;
  * the folder's CRC and each file's CRC are checked. As in ClamAV, after a folder failed to decode
  * its later files are cut from what was decoded (zeros beyond it) and pass or fail on their own CRC.
@@ -35,6 +36,7 @@ import { bunzip2 } from './bzip2.js';
 import { crc32, LIMIT, u32le } from './common.js';
 import { armDecode, armThumbDecode, deltaDecode, ppcDecode, sparcDecode, x86Decode } from './filters.js';
 import { lzma2Decode, lzmaDecode } from './lzma.js';
+import { ppmd7Decode7z } from './ppmd7.js';
 
 export const SEVENZIP_MAGIC = Uint8Array.of(0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c);
 /** ClamAV allocates at most this much for one folder (CLI_MAX_ALLOCATION). */
@@ -44,7 +46,7 @@ const MAX_STREAMS = 1 << 22;
 
 const M_COPY = 0x00, M_DELTA = 0x03, M_LZMA2 = 0x21, M_LZMA = 0x030101, M_BCJ = 0x03030103, M_PPC = 0x03030205;
 const M_ARM = 0x03030501, M_ARMT = 0x03030701, M_SPARC = 0x03030805, M_BCJ2 = 0x0303011b;
-const M_DEFLATE = 0x040108, M_BZIP2 = 0x040202, M_AES = 0x06f10701;
+const M_DEFLATE = 0x040108, M_BZIP2 = 0x040202, M_AES = 0x06f10701, M_PPMD = 0x030401;
 
 class HeaderError extends Error {}
 
@@ -330,15 +332,17 @@ function decodeFolder(bytes: Uint8Array, base: number, si: StreamsInfo, f: Folde
   for (let i = 0; i < si.packSizes.length; i++) { packStart.push(off); off += si.packSizes[i]!; }
   const memo = new Map<number, { data: Uint8Array; ok: boolean; error?: string }>();
   const depth = { n: 0 };
-  const inData = (inIndex: number): { data: Uint8Array; ok: boolean; error?: string } => {
+  /** A coder's input; `tail`, for a pack stream, runs on to the end of the file (see PPMd). */
+  const inData = (inIndex: number): { data: Uint8Array; ok: boolean; error?: string; tail?: { bytes: Uint8Array; size: number } } => {
     const bp = f.bindPairs.find((b) => b.inIndex === inIndex);
     if (bp) return outData(bp.outIndex);
     const k = f.packed.indexOf(inIndex);
     const pi = f.firstPack + k;
     if (k < 0 || pi >= si.packSizes.length) return { data: new Uint8Array(0), ok: false, error: 'bad folder' };
     const start = packStart[pi]!, size = si.packSizes[pi]!;
-    if (start + size > bytes.length) return { data: bytes.subarray(Math.min(start, bytes.length)), ok: false, error: 'truncated' };
-    return { data: bytes.subarray(start, start + size), ok: true };
+    const tail = { bytes: bytes.subarray(Math.min(start, bytes.length)), size };
+    if (start + size > bytes.length) return { data: bytes.subarray(Math.min(start, bytes.length)), ok: false, error: 'truncated', tail };
+    return { data: bytes.subarray(start, start + size), ok: true, tail };
   };
   const outData = (outIndex: number): { data: Uint8Array; ok: boolean; error?: string } => {
     const seen = memo.get(outIndex);
@@ -360,7 +364,16 @@ function decodeFolder(bytes: Uint8Array, base: number, si: StreamsInfo, f: Folde
       r = { data: new Uint8Array(0), ok: false, error: 'unsupported coder' };
     } else {
       const src = inData(firstIn);
-      r = src.ok ? runCoder(c, src.data, size) : { data: new Uint8Array(0), ok: false, error: src.error ?? 'damaged' };
+      if (c.id === M_PPMD && src.tail) {
+        // 7-Zip's PPMd decoder reads its pack stream from the archive file: past the stream's end
+        // it reads on into what follows (failing afterwards on the size), and it stops at the end
+        // of the file; what it decoded until then stays in the folder's buffer.
+        r = ppmd7Decode7z(src.tail.bytes, c.props, size, src.tail.size);
+      } else {
+        // When a main coder fails under a filter, ClamAV's folder buffer keeps that coder's output
+        // unfiltered (the filter is not run).
+        r = src.ok ? runCoder(c, src.data, size) : { data: src.tail ? new Uint8Array(0) : src.data, ok: false, error: src.error ?? 'damaged' };
+      }
     }
     memo.set(outIndex, r);
     return r;
@@ -396,6 +409,8 @@ function runCoder(c: Coder, src: Uint8Array, size: number): { data: Uint8Array; 
         return fail(new Uint8Array(0), 'deflate error');
       }
     }
+    case M_PPMD:
+      return ppmd7Decode7z(src, c.props, size);
     case M_BZIP2: {
       const r = bunzip2(src, size);
       return r.complete && r.data.length === size ? { data: r.data, ok: true } : fail(r.data, r.error ?? 'size mismatch');

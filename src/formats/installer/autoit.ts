@@ -17,10 +17,13 @@
  * not read, as ClamAV does). Output sizes are checked against the file-size limit before
  * unpacking, so an entry never passes it.
  *
- * Not done: ClamAV turns the EA06 entry holding the script itself (`>>>AUTOIT SCRIPT<<<`) back
- * into source text from its tokens; that entry is not given here.
+ * The EA06 entry holding the script itself (magic `>>>AUTOIT SCRIPT<<<`) is given as ClamAV gives
+ * it: turned back into source text from its tokens (`./autoit-script.ts`), under the entry's
+ * number; a text longer than the file-size limit is reported as that limit and ends the listing
+ * (ClamAV refuses it only once written, and stops there).
  */
 import type { UnpackContext, UnpackItem } from '../unpack.js';
+import { decompileEa06Script, u2a } from './autoit-script.js';
 
 const SIG_LEN = 23;
 
@@ -140,12 +143,13 @@ interface Variant { v6: boolean; tag: number; strXor: number; nameXor: number; s
 const EA05: Variant = { v6: false, tag: 0xceb06dff, strXor: 0x29bc, nameXor: 0x29ac, sizeXor: 0x45aa, lzTag: 0x35304145 };
 const EA06: Variant = { v6: true, tag: 0x52ca436b, strXor: 0xadbc, nameXor: 0xf820, sizeXor: 0x87bc, lzTag: 0x36304145 };
 
-/** The EA06 magic string of an entry, decoded, to tell the script apart. */
+/** The EA06 magic string of an entry, decoded and narrowed as ClamAV narrows it, to tell the script apart. */
 function ea06Magic(b: Uint8Array, at: number, chars: number): string {
   const m = new Uint8Array(b.subarray(at, at + chars * 2)); // a copy: the layer's bytes stay as they are
   lameDecrypt(m, chars + 0xb33f);
+  u2a(m, 0, m.length);
   let s = '';
-  for (let i = 0; i < m.length; i += 2) s += String.fromCharCode(m[i]!);
+  for (let i = 0; i < chars; i++) s += String.fromCharCode(m[i]!);
   return s;
 }
 
@@ -209,8 +213,16 @@ export function* scanAutoitAt(bytes: Uint8Array, sigAt: number, ctx: UnpackConte
       out = unpack(input, usize, variant.v6 ? 0 : 1);
     } else out = input;
     if (out.length < 4) continue;
-    if (script) continue; // ClamAV decompiles the script's tokens into text: not done here
     if (!variant.v6) files++;
+    if (script) {
+      // The script is given as the source text its tokens stand for.
+      const text = decompileEa06Script(out, maxFile);
+      if (text.data) { yield { name, data: text.data }; continue; }
+      // Past the file-size limit: ClamAV refuses the text when it pushes it as a layer, and that
+      // refusal ends the listing.
+      yield { name, limit: 'MaxFileSize', size: text.size };
+      return;
+    }
     yield { name: `autoit.${String(files).padStart(3, '0')}`, data: out };
   }
 }

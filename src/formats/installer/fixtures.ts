@@ -2,8 +2,10 @@
  * Sample installers built by code, for the tests of this folder and the differential tests: no
  * tool makes these formats here.
  *
- * In: the files to carry. Out: the bytes of an old-format Symbian SIS package, and of an
- * InstallShield MSI payload (to append to a setup PE).
+ * In: the files to carry. Out: the bytes of an old-format Symbian SIS package, of an
+ * InstallShield MSI payload (to append to a setup PE), and of AutoIt EA05/EA06 data (entries
+ * packed by AutoIt's LZSS or stored, encrypted; the EA06 script entry's tokens come from
+ * `./autoit-fixtures.ts`).
  */
 import { deflateSync } from 'node:zlib';
 import { lameDecrypt, mtDecrypt } from './autoit.js';
@@ -146,8 +148,12 @@ function autoitPack(data: Uint8Array, tag: string, matchBit: number): Uint8Array
   return out;
 }
 
-/** The AutoIt signature and data (EA05 or EA06) carrying `files`, to append to a PE; `stored` leaves them unpacked. */
-export function buildAutoit(files: readonly SampleFile[], v6: boolean, opts: { stored?: boolean; magic?: string } = {}): Uint8Array {
+/**
+ * The AutoIt signature and data (EA05 or EA06) carrying `files`, to append to a PE; `stored` leaves
+ * them unpacked. An entry's magic string is its own `magic`, else `opts.magic`, else `FILE` (EA06's
+ * script entry: `>>>AUTOIT SCRIPT<<<`, with a token stream from `./autoit-fixtures.ts`).
+ */
+export function buildAutoit(files: readonly (SampleFile & { magic?: string; stored?: boolean })[], v6: boolean, opts: { stored?: boolean; magic?: string } = {}): Uint8Array {
   const sig = Buffer.concat([Buffer.from('a3484bbe986c4aa9994c530a86d6487d', 'hex'), Buffer.from(v6 ? 'AU3!EA06' : 'AU3!EA05', 'latin1')]);
   const head = Buffer.from('0123456789abcdef', 'latin1');
   let sum = 0;
@@ -155,8 +161,9 @@ export function buildAutoit(files: readonly SampleFile[], v6: boolean, opts: { s
   const parts: Buffer[] = [sig, head];
   const u32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0, 0); return b; };
   for (const f of files) {
-    const magic = opts.magic ?? 'FILE';
-    const packed = opts.stored ? Buffer.from(f.data) : Buffer.from(autoitPack(f.data, v6 ? 'EA06' : 'EA05', v6 ? 0 : 1));
+    const magic = f.magic ?? opts.magic ?? 'FILE';
+    const stored = f.stored ?? opts.stored ?? false;
+    const packed = stored ? Buffer.from(f.data) : Buffer.from(autoitPack(f.data, v6 ? 'EA06' : 'EA05', v6 ? 0 : 1));
     if (v6) lameDecrypt(packed, 0x2477);
     else mtDecrypt(packed, 0x22af + sum);
     const str = (s: string, seed: number): Buffer => {
@@ -167,7 +174,7 @@ export function buildAutoit(files: readonly SampleFile[], v6: boolean, opts: { s
     const k = v6 ? { tag: 0x52ca436b, str: 0xadbc, ms: 0xb33f, name: 0xf820, ns: 0xf479, size: 0x87bc, sum: 0xa685 }
       : { tag: 0xceb06dff, str: 0x29bc, ms: 0xa25e, name: 0x29ac, ns: 0xf25e, size: 0x45aa, sum: 0xc3d2 };
     parts.push(u32(k.tag), u32(magic.length ^ k.str), str(magic, magic.length + k.ms), u32(f.name.length ^ k.name), str(f.name, f.name.length + k.ns),
-      Buffer.from([opts.stored ? 0 : 1]), u32(packed.length ^ k.size), u32(f.data.length ^ k.size), u32(0x1234 ^ k.sum), Buffer.alloc(16, 7), packed);
+      Buffer.from([stored ? 0 : 1]), u32(packed.length ^ k.size), u32(f.data.length ^ k.size), u32(0x1234 ^ k.sum), Buffer.alloc(16, 7), packed);
   }
   return Buffer.concat(parts);
 }
