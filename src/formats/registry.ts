@@ -17,8 +17,9 @@ import { family as html } from './html/index.js';
 import { family as mail } from './mail/index.js';
 import { family as installer } from './installer/index.js';
 import { family as packers } from './packers/index.js';
+import { family as media } from './media/index.js';
 
-const FAMILIES: readonly UnpackerFamily[] = [basic, compress, archive, cabinet, office, pdf, html, mail, installer, packers];
+const FAMILIES: readonly UnpackerFamily[] = [basic, compress, archive, cabinet, office, pdf, html, mail, installer, packers, media];
 
 function merge<T>(pick: (f: UnpackerFamily) => Partial<Record<ClType, T>> | undefined): ReadonlyMap<ClType, T> {
   const out = new Map<ClType, T>();

@@ -35,6 +35,8 @@ export interface UnpackOptions {
   alertEncryptedDoc: boolean;
   /** AlertOLE2Macros (default off): `Heuristics.OLE2.ContainsMacros.VBA`. */
   alertMacros: boolean;
+  /** AlertBrokenMedia (default off): the image structure checks, `Heuristics.Broken.Media.*`. */
+  alertBrokenMedia?: boolean;
   /** AlertExceedsMax (default off): readers with limits of their own (mail's Email* limits) alert them. */
   alertExceedsMax?: boolean;
 }
@@ -44,6 +46,7 @@ export const DEFAULT_UNPACK_OPTIONS: Readonly<UnpackOptions> = Object.freeze({
   alertEncryptedArchive: false,
   alertEncryptedDoc: false,
   alertMacros: false,
+  alertBrokenMedia: false,
 });
 
 export interface UnpackContext {
