@@ -5,10 +5,10 @@
  * lookups (where ClamAV's `cli_scanpe` unpacks). Out: at most one item: the unpacked image as a
  * child named after the packer (`mew`, `fsg`, `upx`, `pespin`, `yc`, `wwpack`), the limit that stopped it,
  * or a heuristic alert. The packers' branches run in `cli_scanpe`'s order, each deciding whether
- * the next is tried: MEW (without LZMA), FSG 2.0, 1.33 and 1.31, UPX (NRV2B/2D/2E and LZMA) on
- * the empty-section layout, then, with at least 200 bytes at the entry point, PESpin, yC and
- * WWPack32. Not implemented: MEW's LZMA form, Upack, Petite, ASPack and NsPack (a file that would
- * take one of those branches in ClamAV goes on to the next branch here).
+ * the next is tried: MEW (aPLib and LZMA forms), Upack (`upack`: 0.39 with two or three sections,
+ * 1.1/1.2), FSG 2.0, 1.33 and 1.31, UPX (NRV2B/2D/2E and LZMA) on
+ * the empty-section layout, then, with at least 200 bytes at the entry point, Petite (`petite`),
+ * PESpin, yC, WWPack32, ASPack (`aspack`) and NsPack (`nspack`).
  *
  * Why: ClamAV scans what it unpacks as a child layer of the PE; signatures for the original
  * program then match inside the packed one.
@@ -17,9 +17,13 @@ import type { UnpackContext, UnpackItem, UnpackerFamily } from '../unpack.js';
 import { emptySection, scanpeInfo, upxStep, type PackerOutcome } from './upx.js';
 import { fsg131Step, fsg133Step, fsg200Step } from './fsg.js';
 import { mewStep } from './mew.js';
+import { upackStep } from './upack.js';
 import { wwpackStep } from './wwpack.js';
 import { ycStep } from './yc.js';
 import { spinStep } from './spin.js';
+import { aspackStep } from './aspack.js';
+import { nspackStep } from './nspack.js';
+import { petiteStep } from './petite.js';
 
 /** The outcome of `cli_scanpe`'s packer chain for one PE, with the packer's name. */
 export function unpackPe(bytes: Uint8Array, ctx: UnpackContext): { name: string; outcome: PackerOutcome } {
@@ -30,6 +34,8 @@ export function unpackPe(bytes: Uint8Array, ctx: UnpackContext): { name: string;
     const mew = mewStep(bytes, info, i, ctx);
     if (mew !== 'next') return { name: 'mew', outcome: mew };
   }
+  const upack = upackStep(bytes, info, i >= 0, ctx);
+  if (upack !== 'next') return { name: 'upack', outcome: upack };
   if (i >= 0 && info.epbuff.length >= 168) {
     const fsg = fsg200Step(bytes, info, i, ctx);
     if (fsg !== 'next') return { name: 'fsg', outcome: fsg };
@@ -41,11 +47,19 @@ export function unpackPe(bytes: Uint8Array, ctx: UnpackContext): { name: string;
   const upx = upxStep(bytes, info, ctx);
   if (upx !== 'next') return { name: 'upx', outcome: upx };
   if (info.epbuff.length < 200) return { name: '', outcome: 'stop' };
+  const petite = petiteStep(bytes, info, ctx);
+  if (petite !== 'next') return { name: 'petite', outcome: petite };
   const spin = spinStep(bytes, info, ctx);
   if (spin !== 'next') return { name: 'pespin', outcome: spin };
   const yc = ycStep(bytes, info, ctx);
   if (yc !== 'next') return { name: 'yc', outcome: yc };
-  return { name: 'wwpack', outcome: wwpackStep(bytes, info, ctx) };
+  const ww = wwpackStep(bytes, info, ctx);
+  if (ww !== 'next') return { name: 'wwpack', outcome: ww };
+  const aspack = aspackStep(bytes, info, ctx);
+  if (aspack !== 'next') return { name: 'aspack', outcome: aspack };
+  const nspack = nspackStep(bytes, info, ctx);
+  if (nspack !== 'next') return { name: 'nspack', outcome: nspack };
+  return { name: '', outcome: 'stop' };
 }
 
 export function* scanPacked(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {

@@ -23,9 +23,7 @@
  * the decoded size and the lc/lp/pb properties read from the stub, the stream 2 bytes into UPX1,
  * or 0x15 bytes further with the stub's skew), and their result replaces the NRV one.
  *
- * Not handled (ClamAV 1.4 does): the MEW, Upack and FSG 1.31/1.33 branches that come before UPX in `cli_scanpe` are
- * not taken (./index.ts runs FSG 2.0 first), so a file that also looks like one of those is
- * treated as UPX only.
+ * The MEW, Upack and FSG branches run before UPX, in `cli_scanpe`'s order (./index.ts).
  *
  * Why: ClamAV scans the unpacked image as a child layer of the PE, so signatures written for the
  * original program match inside the packed one. Never throws; the work is bounded by the sizes
