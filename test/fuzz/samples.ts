@@ -16,6 +16,12 @@ import { szdd } from '../../src/formats/archive/szdd-encode.js';
 import { buildPdf } from '../../src/formats/pdf/pdf-writer.js';
 import { upxPack } from '../../src/formats/packers/upx-pack.js';
 import { buildAutoit, buildIshieldMsi, buildSis } from '../../src/formats/installer/fixtures.js';
+import { buildXar } from '../../src/formats/archive/xar-build.js';
+import { cwsMovie, fwsMovie, gif, png, zwsMovie } from '../../src/formats/media/samples.js';
+import { mewPackLzma } from '../../src/formats/packers/mew-pack.js';
+import { upackPack } from '../../src/formats/packers/upack-pack.js';
+import { aspackPack } from '../../src/formats/packers/aspack-pack.js';
+import { petitePack } from '../../src/formats/packers/petite-pack.js';
 
 export interface Sample { name: string; bytes: Buffer }
 
@@ -58,6 +64,7 @@ export function buildSamples(work: string): { samples: Sample[]; missing: string
   add('s.zst', tool('sh', ['-c', `zstd -q -c b.bin > '${out('s.zst')}'`], src));
   add('s.7z', tool('7z', ['a', '-bd', '-y', out('s.7z'), ...files], src));
   add('s-bcj.7z', tool('7z', ['a', '-bd', '-y', '-m0=BCJ', '-m1=LZMA', out('s-bcj.7z'), ...files], src));
+  add('s-ppmd.7z', tool('7z', ['a', '-bd', '-y', '-m0=PPMd', out('s-ppmd.7z'), ...files], src));
   add('s-cpio-newc', tool('sh', ['-c', `printf '%s\\n' ${files.join(' ')} | cpio -o -H newc > '${out('s-cpio-newc')}' 2>/dev/null`], src));
   add('s-cpio-odc', tool('sh', ['-c', `printf '%s\\n' ${files.join(' ')} | cpio -o -H odc > '${out('s-cpio-odc')}' 2>/dev/null`], src));
   add('s-cpio-bin', tool('sh', ['-c', `printf '%s\\n' ${files.join(' ')} | cpio -o -H bin > '${out('s-cpio-bin')}' 2>/dev/null`], src));
@@ -91,6 +98,15 @@ export function buildSamples(work: string): { samples: Sample[]; missing: string
     ['s.sis', buildSis(members)],
     ['s-ishield.exe', buildIshieldMsi(members)],
     ['s-autoit.exe', buildAutoit(members, true)],
+    ['s.xar', buildXar([{ name: 'b.bin', data: payload, encoding: 'gzip' }, { name: 'a.txt', data: Buffer.from(`${FUZZ_MARK} text`), encoding: 'none' }])],
+    ['s-cws.swf', cwsMovie(fwsMovie(payload))],
+    ...((): [string, Uint8Array][] => { const z = zwsMovie(fwsMovie(payload)); return z ? [['s-zws.swf', z]] : []; })(),
+    ['s.png', png([], payload)],
+    ['s.gif', gif('vigil', payload)],
+    ['s-mew-lzma.exe', mewPackLzma([{ name: '.text', data: Buffer.concat([payload, Buffer.alloc(0x300, 0x90)]) }])],
+    ['s-upack.exe', upackPack([{ name: '.text', data: Buffer.concat([payload, Buffer.alloc(0x300, 0x90)]) }], 0x1000, { form: 'three' })],
+    ['s-aspack.exe', aspackPack([{ name: '.text', data: Buffer.concat([payload, Buffer.alloc(0x300, 0x90)]) }])],
+    ['s-petite.exe', petitePack([{ name: '.text', data: Buffer.concat([payload, Buffer.alloc(0x300, 0x90)]) }])],
     ['s.html', Buffer.from(`<html><body><!-- c --><p>&#x66;uzz</p><script>var x = '${FUZZ_MARK}';</script><a href="data:text/plain;base64,${payload.toString('base64')}">x</a></body></html>`)],
   );
   if (tool('makensis', ['-VERSION'], src)) {
