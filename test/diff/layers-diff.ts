@@ -20,7 +20,7 @@ export const MARKS = ['kestrel-plover-0001', 'merlin-osprey-0002', 'curlew-dunli
 
 /** `vigil scan ARGS` as a process: exit code and stdout (Latin-1). */
 export function vigilScan(args: string[]): { code: number; out: string } {
-  const r = spawnSync(process.execPath, [vigilBin(), 'scan', ...args], { encoding: 'latin1' });
+  const r = spawnSync(process.execPath, [vigilBin(), 'scan', ...args], { encoding: 'latin1', maxBuffer: 512 * 1024 * 1024 });
   return { code: r.status ?? -1, out: r.stdout };
 }
 

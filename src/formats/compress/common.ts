@@ -18,6 +18,8 @@ export interface DecodeResult {
   complete: boolean;
   /** Why the stream did not complete: `LIMIT` when the output bound was reached, else a reason. */
   error?: string;
+  /** Input bytes the stream used, when the decoder knows (a complete raw deflate stream: up to its last whole byte). */
+  inputEnd?: number;
 }
 
 /** The `error` of a decoder stopped by its output bound. */

@@ -149,7 +149,9 @@ export function inflateRaw(input: Uint8Array, maxOutput: number, deflate64 = fal
     }
     return SYM_BAD;
   };
-  const done = (complete: boolean, error?: string): DecodeResult => ({ data: out.subarray(0, olen), complete, ...(error !== undefined ? { error } : {}) });
+  const done = (complete: boolean, error?: string): DecodeResult => ({
+    data: out.subarray(0, olen), complete, ...(error !== undefined ? { error } : {}), ...(complete ? { inputEnd: pos - (bitcnt >>> 3) } : {}),
+  });
   const lengths = new Uint8Array(320);
 
   for (;;) {
