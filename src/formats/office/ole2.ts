@@ -37,16 +37,23 @@
  * Which streams ClamAV scans first when it writes them out depends on the order its temporary
  * directory lists them (ext4's hash order); here it is the order of the directory walk.
  *
- * Not done (ClamAV does them): Excel 4 macro extraction and images, files encrypted with the
- * default Excel password.
+ * Excel 4 macros and drawings (see `xlm.ts`): in that written-out case, after the VBA listings,
+ * each `Workbook` stream's record listing is given (typed `CL_TYPE_SCRIPT`, as ClamAV scans it),
+ * then the images of its drawing group; `Heuristics.OLE2.ContainsMacros.XLM` comes before them
+ * when macro alerts are asked for. ClamAV's scan of the written-out files stops for good (no
+ * more streams, no more storages) when the file's first workbook fails to extract, and when a
+ * limit refuses a written-out stream (the engine's refusal, or one over MaxFileSize).
+ *
+ * Not done (ClamAV does it): files encrypted with the default Excel password.
  */
 import type { ClType } from '../cltypes.js';
-import type { UnpackContext, UnpackItem } from '../unpack.js';
+import { CHILD_REFUSED, type UnpackContext, type UnpackItem } from '../unpack.js';
 import { DEFAULT_LIMITS } from '../../core/limits.js';
 import { ole10Contents } from './ole10.js';
 import { inflateLikeClamav } from './inflate.js';
 import { clamVbaInflate, ole2LowerName, readVbaDir } from './vba.js';
 import { legacyVbaModules, pptStorages, wordMacros } from './vba-legacy.js';
+import { xlmImages, xlmListing } from './xlm.js';
 
 const MAGIC = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 const HEADER = 512;
@@ -428,7 +435,7 @@ export function* hwpOle2Layers(bytes: Uint8Array): Generator<UnpackItem> {
   if (bytes.length >= 4) yield { name: 'hwpole2', data: bytes.subarray(4) };
 }
 
-export function* ole2Layers(bytes: Uint8Array, ctx: UnpackContext): Generator<UnpackItem> {
+export function* ole2Layers(bytes: Uint8Array, ctx: UnpackContext): Generator<UnpackItem, void, unknown> {
   const r = new Ole2Reader(bytes);
   if (!r.ok || bytes.length < HEADER) return;
   const { maxFileSize, maxFiles, maxScanSize } = ctx.limits;
@@ -528,15 +535,22 @@ export function* ole2Layers(bytes: Uint8Array, ctx: UnpackContext): Generator<Un
   };
   const dataOf = (e: Ole2Entry): { data: Uint8Array; complete: boolean } | undefined => contents.get(e.index);
 
-  function* everyStream(st: Storage): Generator<UnpackItem> {
+  // A stream a limit refuses (size, scan size, file count) fails ClamAV's scan of the written-out
+  // directory, which ends the rest of the OLE2 scan.
+  function* everyStream(st: Storage): Generator<UnpackItem, void, unknown> {
     for (const it of st.items) {
+      if (halted) return;
       if ('dir' in it) { yield* everyStream(it.dir); continue; }
       const s = dataOf(it.file);
-      if (s) yield child(it.file.path, s.data, s.complete);
+      if (!s) continue;
+      const item = child(it.file.path, s.data, s.complete);
+      const answer = yield item;
+      if (answer === CHILD_REFUSED || 'limit' in item) { halted = true; return; }
     }
   }
 
-  function* storage(st: Storage): Generator<UnpackItem> {
+  let halted = false;
+  function* storage(st: Storage): Generator<UnpackItem, void, unknown> {
     for (const e of streamsNamed(st, '_1_ole10native').reverse()) {
       const s = dataOf(e);
       if (!s) continue;
@@ -601,18 +615,60 @@ export function* ole2Layers(bytes: Uint8Array, ctx: UnpackContext): Generator<Un
       }
     }
     if (hasXlm && ctx.options.alertMacros) yield { alert: 'Heuristics.OLE2.ContainsMacros.XLM' };
+    if (hasXlm || hasImage) {
+      // The record listing of each `Workbook` stream of this storage (never `Book`: ClamAV
+      // looks that name up only when `workbook` fails, which it never does), scanned raw as a
+      // script, then the images of its drawing group as files of their own. ClamAV keeps the
+      // result of the file's first workbook only: when that one is here and its extraction
+      // failed, the rest of the OLE2 scan (streams, storages) is dropped.
+      for (const e of streamsNamed(st, 'workbook').reverse()) {
+        const s = dataOf(e);
+        if (!s?.complete) continue;
+        // The listing is kept up to a buffer past the size limit: what ClamAV scans of a longer
+        // one is over the limit too (a limit refusing the listing does not stop the extraction).
+        const listing = xlmListing(s.data, maxFileSize > 0 ? maxFileSize + 8192 : Number.MAX_SAFE_INTEGER);
+        let ok = listing.scanned !== undefined;
+        if (listing.overflowed) yield { name: `${e.path}/xlm`, limit: 'MaxFileSize' };
+        else if (listing.scanned) yield child(`${e.path}/xlm`, listing.scanned, true, SCRIPT);
+        if (listing.scanned && listing.drawingGroup) {
+          const drawing = xlmImages(listing.drawingGroup);
+          ok = drawing.ok;
+          let k = 0;
+          for (const img of drawing.images) {
+            const name = `${e.path}/image${k++}.${img.type.toLowerCase()}`;
+            if (img.data.length === 0) continue;
+            // An image a limit refuses ends the drawing group with an error.
+            const item = child(name, img.data, true);
+            if ((yield item) === CHILD_REFUSED || 'limit' in item) { ok = false; break; }
+          }
+        }
+        if (e.count === 1 && !ok) halted = true;
+      }
+      if (halted) return;
+    }
     if (hasXlm || hasVba) yield* everyStream(st);
-    for (const it of st.items) if ('dir' in it) yield* storage(it.dir);
+    if (halted) return;
+    for (const it of st.items) {
+      if (halted) return;
+      if ('dir' in it) yield* storage(it.dir);
+    }
   }
 
   // ClamAV reports a heuristic once per file however often it is raised.
   const alerted = new Set<string>();
-  for (const item of storage(root)) {
+  // The engine's answer to each child (a refusal) is passed on to the walk.
+  const inner = storage(root);
+  let answer: unknown;
+  for (;;) {
+    const step = inner.next(answer);
+    answer = undefined;
+    if (step.done) break;
+    const item = step.value;
     if ('alert' in item) {
       if (alerted.has(item.alert)) continue;
       alerted.add(item.alert);
     }
-    yield item;
+    answer = yield item;
   }
   if (limited) yield limited;
 }
