@@ -349,6 +349,7 @@ export class Engine {
       },
       options: { ...DEFAULT_UNPACK_OPTIONS, ...opts.unpack, alertExceedsMax: !!opts.alertExceedsMax },
       scannedFiles: () => budget.files,
+      scannedSize: () => budget.size,
     };
   }
 

@@ -54,6 +54,8 @@ export interface UnpackContext {
   options: UnpackOptions;
   /** Layers of the top-level file scanned so far (ClamAV's `scannedfiles`), live. */
   scannedFiles?: () => number;
+  /** Bytes of the top-level file's layers scanned so far, itself included (ClamAV's `scansize`), live. */
+  scannedSize?: () => number;
 }
 
 /** Names ClamAV gives its limits (`Heuristics.Limits.Exceeded.<name>`). */

@@ -117,7 +117,7 @@ test(`cab and chm layers: vigil scan prints clamscan's lines (seed ${SEED})`, { 
     const ext = kind >= 10 ? 'chm' : 'cab';
     writeFileSync(join(data, `c${String(f).padStart(2, '0')}.${ext}`), bytes);
   }
-  await compareLayers(t, dir, hashes, [[], ['--allmatch'], ['--allmatch', '--max-filesize=20000'], ['--max-filesize=20000', '--alert-exceeds-max'], ['-a']]);
+  await compareLayers(t, dir, hashes, [[], ['--allmatch'], ['--allmatch', '--max-filesize=20000'], ['--max-filesize=20000', '--alert-exceeds-max'], ['-a'], ['--allmatch', '--max-scansize=60000'], ['--allmatch', '--max-scansize=150000']]);
 });
 
 test(`rar layers: vigil adds exactly the stored entries' detections (seed ${SEED})`, { skip: CLAMSCAN_SKIP }, async (t) => {

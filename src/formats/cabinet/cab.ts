@@ -27,12 +27,15 @@
  * - Output past `maxFileSize` is dropped: the file is scanned cut at that size (ClamAV's writer
  *   truncates without reporting a limit).
  *
+ * Limits, as ClamAV's libmspack glue applies them: each file keeps at most MaxFileSize bytes, or
+ * what is left of MaxScanSize when that is less, and the cabinet ends once the scan size is spent.
+ *
  * Bounds: decoding stops for the current file once its output is full; the total decoded per
- * cabinet (skipped parts and each decoder's window included) is capped by `maxScanSize` (or
- * 1 GiB), past which the remaining files are reported as limited by MaxScanSize.
+ * cabinet (skipped parts and each decoder's window included) is capped at MaxScanSize or 1 GiB,
+ * whichever is more, past which the remaining files are reported as limited by MaxScanSize.
  */
 import type { UnpackContext, UnpackItem } from '../unpack.js';
-import { ByteSource, ERR_DATAFORMAT, ERR_READ, FolderOutput, OK, Sink, StreamDecoder } from './input.js';
+import { ByteSource, ERR_DATAFORMAT, ERR_READ, FolderOutput, mspackFileCap, OK, Sink, StreamDecoder, workBudget } from './input.js';
 import { LzxDecoder } from './lzx.js';
 import { MszipDecoder } from './mszip.js';
 import { QuantumDecoder } from './quantum.js';
@@ -249,7 +252,7 @@ export function* unpackCab(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
   const cab = readCabinet(bytes);
   if (!cab) return;
   const maxOut = ctx.limits.maxFileSize > 0 ? ctx.limits.maxFileSize : 0xffffffff;
-  const o = new FolderOutput(maxOut, ctx.limits.maxScanSize > 0 ? ctx.limits.maxScanSize : 1 << 30, STEP);
+  const o = new FolderOutput(maxOut, workBudget(ctx.limits.maxScanSize), STEP);
 
   let stream: FolderStream | undefined;
   let decoder: StreamDecoder | undefined;
@@ -259,6 +262,9 @@ export function* unpackCab(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
     if (o.budget <= 0) { yield { name: file.name, limit: 'MaxScanSize', size: file.length }; continue; }
     // A file that gets no output is still reported to the metadata chain, as ClamAV does first.
     const skipped = { meta: file.name };
+    // ClamAV's glue keeps at most what is left of the scan size of each file, and stops once it is spent.
+    const cap = mspackFileCap(ctx.limits, ctx.scannedSize?.() ?? 0);
+    if (cap === undefined) { yield skipped; return; }
     const fol = file.folder;
     if (file.offset > LENGTHMAX) { yield skipped; continue; }
     const filelen = Math.min(file.length, LENGTHMAX - file.offset);
@@ -295,7 +301,7 @@ export function* unpackCab(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
         error = err === ERR_READ ? stream!.readError : err;
       }
       if (!error) {
-        o.begin(filelen);
+        o.begin(filelen, cap);
         if (o.run(decoder, filelen, true) === -1 && o.outLen === 0) {
           yield { name: file.name, limit: 'MaxScanSize', size: file.length };
           continue;

@@ -24,7 +24,7 @@
  * Output past `maxFileSize` is dropped (the file is scanned cut at that size).
  */
 import type { UnpackContext, UnpackItem } from '../unpack.js';
-import { FolderOutput, OK, SliceSource } from './input.js';
+import { FolderOutput, mspackFileCap, OK, SliceSource, workBudget } from './input.js';
 import { LzxDecoder } from './lzx.js';
 
 const FRAME = 32768;
@@ -147,7 +147,7 @@ export function* unpackChm(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
   if (!chm) return;
   const len = bytes.length;
   const maxOut = ctx.limits.maxFileSize > 0 ? ctx.limits.maxFileSize : 0xffffffff;
-  const o = new FolderOutput(maxOut, ctx.limits.maxScanSize > 0 ? ctx.limits.maxScanSize : 1 << 30, STEP);
+  const o = new FolderOutput(maxOut, workBudget(ctx.limits.maxScanSize), STEP);
 
   let lzx: LzxDecoder | undefined;
   const src = new SliceSource(bytes, 0);
@@ -215,14 +215,16 @@ export function* unpackChm(bytes: Uint8Array, ctx: UnpackContext): Iterable<Unpa
 
   for (const file of chm.files) {
     if (o.budget <= 0) { yield { name: file.name, limit: 'MaxScanSize', size: file.length }; continue; }
-    o.begin(file.length);
+    const cap = mspackFileCap(ctx.limits, ctx.scannedSize?.() ?? 0);
+    if (cap === undefined) return;
+    o.begin(file.length, cap);
     if (file.length > 0 && file.section === 0) {
       const at = chm.sec0 + file.offset;
       if (at >= 0 && at <= len) {
         // 512-byte runs; the run the end of the file cuts is lost.
         const avail = Math.max(0, len - at);
         const whole = Math.min(file.length, avail - (file.length > avail ? avail % 512 : 0));
-        const n = Math.min(whole, maxOut);
+        const n = Math.min(whole, cap);
         o.out = bytes.subarray(at, at + n);
         o.outLen = n;
         o.budget -= n;

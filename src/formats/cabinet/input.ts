@@ -84,15 +84,18 @@ export interface StreamDecoder {
 /**
  * The output side of a reader that extracts files from one decompressed stream (a cabinet folder,
  * a CHM's LZX section): every byte the decoder writes advances the stream position `dOffset` and
- * spends the scan-size `budget`; the bytes of the file being extracted (`out`, undefined while
- * skipping to its offset) are kept up to `maxOut`.
+ * spends the work `budget`; the bytes of the file being extracted (`out`, undefined while
+ * skipping to its offset) are kept up to the file's cap (`maxOut` unless `begin` sets less).
  */
 export class FolderOutput {
   dOffset = 0;
   out: Uint8Array | undefined;
   outLen = 0;
+  private cap: number;
 
-  constructor(readonly maxOut: number, public budget: number, private readonly step: number) {}
+  constructor(readonly maxOut: number, public budget: number, private readonly step: number) {
+    this.cap = maxOut;
+  }
 
   readonly sink: Sink = (data, start, end) => {
     const n = end - start;
@@ -100,11 +103,11 @@ export class FolderOutput {
     this.budget -= n;
     const out = this.out;
     if (!out) return;
-    const k = Math.min(n, this.maxOut - this.outLen);
+    const k = Math.min(n, this.cap - this.outLen);
     if (k <= 0) return;
     let dst = out;
     if (this.outLen + k > out.length) {
-      dst = new Uint8Array(Math.min(this.maxOut, Math.max(this.outLen + k, out.length * 2)));
+      dst = new Uint8Array(Math.min(this.cap, Math.max(this.outLen + k, out.length * 2)));
       dst.set(out.subarray(0, this.outLen));
       this.out = dst;
     }
@@ -112,9 +115,10 @@ export class FolderOutput {
     this.outLen += k;
   };
 
-  /** Starts a file's output with room for `capacity` bytes (it grows up to `maxOut`). */
-  begin(capacity: number): void {
-    this.out = new Uint8Array(Math.max(0, Math.min(capacity, this.maxOut, 1 << 16)));
+  /** Starts a file's output with room for `capacity` bytes; it grows up to `cap` (default `maxOut`). */
+  begin(capacity: number, cap = this.maxOut): void {
+    this.cap = Math.min(cap, this.maxOut);
+    this.out = new Uint8Array(Math.max(0, Math.min(capacity, this.cap, 1 << 16)));
     this.outLen = 0;
   }
 
@@ -125,7 +129,7 @@ export class FolderOutput {
   run(decoder: StreamDecoder, n: number, writing: boolean): number {
     while (n > 0) {
       if (this.budget <= 0) return -1;
-      if (writing && this.outLen >= this.maxOut) return OK;
+      if (writing && this.outLen >= this.cap) return OK;
       const step = Math.min(n, this.step);
       const err = decoder.decompress(step, this.sink);
       if (err) return err;
@@ -142,3 +146,18 @@ export class FolderOutput {
     return data;
   }
 }
+
+/**
+ * How much of the next file ClamAV's libmspack glue keeps (`max_size`), given the scan size used
+ * so far: MaxFileSize, or less when that would pass MaxScanSize; undefined when the scan size is
+ * spent and the archive ends there.
+ */
+export function mspackFileCap(limits: { maxFileSize: number; maxScanSize: number }, scanned: number): number | undefined {
+  const { maxFileSize, maxScanSize } = limits;
+  if (maxScanSize > 0 && scanned >= maxScanSize) return undefined;
+  const want = maxFileSize > 0 ? maxFileSize : 0xffffffff;
+  return maxScanSize > 0 && scanned + want >= maxScanSize ? maxScanSize - scanned : want;
+}
+
+/** The most a reader decodes for one archive, skipped parts included: MaxScanSize or 1 GiB, whichever is more. */
+export const workBudget = (maxScanSize: number): number => Math.max(maxScanSize, 1 << 30);
