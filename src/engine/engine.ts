@@ -384,7 +384,10 @@ export class Engine {
       } else {
         items = EMBEDDED.get(f.type)!(bytes, f.offset, ctx);
       }
-      const r = this.openContainer(items, view, depth + 1, budget, EMBEDDED_AS[f.type] ?? f.type, bytes.length - f.offset);
+      // Some types ClamAV reads in the layer itself, retyping it (no view of their own): their files are one level deeper only.
+      const r = IN_PLACE.has(f.type)
+        ? this.openContainer(items, opts, depth, budget, f.type, bytes.length - f.offset)
+        : this.openContainer(items, view, depth + 1, budget, EMBEDDED_AS[f.type] ?? f.type, bytes.length - f.offset);
       any ||= r.bytesScanned > 0 || r.detections.length > 0;
       detections.push(...r.detections);
       bytesScanned += r.bytesScanned;
@@ -609,7 +612,7 @@ const AFTER_RAW: ReadonlySet<string> = new Set(['CL_TYPE_PDF', 'CL_TYPE_MSEXE', 
  */
 const META_TYPES: ReadonlySet<string> = new Set([
   'CL_TYPE_POSIX_TAR', 'CL_TYPE_OLD_TAR', 'CL_TYPE_CPIO_OLD', 'CL_TYPE_CPIO_ODC', 'CL_TYPE_CPIO_NEWC', 'CL_TYPE_CPIO_CRC',
-  'CL_TYPE_7Z', 'CL_TYPE_MSCAB', 'CL_TYPE_MSCHM', 'CL_TYPE_ISO9660', 'CL_TYPE_RAR', 'CL_TYPE_ARJ', 'CL_TYPE_EGG', 'CL_TYPE_ISHIELD_MSI',
+  'CL_TYPE_7Z', 'CL_TYPE_MSCAB', 'CL_TYPE_MSCHM', 'CL_TYPE_ISO9660', 'CL_TYPE_RAR', 'CL_TYPE_ARJ', 'CL_TYPE_ISHIELD_MSI',
   'CL_TYPE_MAIL', 'CL_TYPE_TNEF', 'CL_TYPE_UUENCODED', 'CL_TYPE_BINHEX', 'CL_TYPE_LHA_LZH',
 ]);
 
@@ -622,6 +625,9 @@ const EMBEDDED_AS: Partial<Record<string, string>> = {
   CL_TYPE_7ZSFX: 'CL_TYPE_7Z', CL_TYPE_EGGSFX: 'CL_TYPE_EGG', CL_TYPE_NULSFT: 'CL_TYPE_NULSFT', CL_TYPE_AUTOIT: 'CL_TYPE_AUTOIT',
   CL_TYPE_ISHIELD_MSI: 'CL_TYPE_ISHIELD_MSI',
 };
+
+/** Types found inside a layer that ClamAV's scanraw reads in that layer, changing its type, instead of pushing a view. */
+const IN_PLACE: ReadonlySet<string> = new Set(['CL_TYPE_XDP', 'CL_TYPE_XML_WORD', 'CL_TYPE_XML_XL', 'CL_TYPE_XML_HWP', 'CL_TYPE_DMG', 'CL_TYPE_ISO9660', 'CL_TYPE_UDF', 'CL_TYPE_MBR']);
 
 /** ClamAV's checks before a layer is scanned: scan size first, then file size, then file count. */
 function overLimit(size: number, budget: LayerBudget, opts: ScanOptions): string | undefined {

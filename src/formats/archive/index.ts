@@ -6,6 +6,8 @@ import { szddMembers } from './szdd.js';
 import { arjMembers } from './arj.js';
 import { lhaMembers } from './lha.js';
 import { xarMembers } from './xar.js';
+import { alzMembers } from './alz.js';
+import { eggMembers } from './egg.js';
 
 /** Where ClamAV's type signature finds an ISO 9660 primary volume descriptor in a plain image. */
 const ISO_PVD = 32768;
@@ -23,9 +25,12 @@ export const family: UnpackerFamily = {
     CL_TYPE_ARJ: (b, ctx) => arjMembers(b, ctx),
     CL_TYPE_LHA_LZH: (b, ctx) => lhaMembers(b, ctx),
     CL_TYPE_XAR: (b, ctx) => xarMembers(b, ctx),
+    CL_TYPE_ALZ: (b, ctx) => alzMembers(b, ctx),
+    CL_TYPE_EGG: (b, ctx) => eggMembers(b, ctx),
   },
   embedded: {
     CL_TYPE_ISO9660: (b, offset, ctx) => isoMembers(b, offset, ctx),
     CL_TYPE_ARJSFX: (b, offset, ctx) => arjMembers(b, ctx, offset),
+    CL_TYPE_EGGSFX: (b, offset, ctx) => eggMembers(b.subarray(offset), ctx),
   },
 };
