@@ -88,3 +88,14 @@ test('SIS and InstallShield: the layer given (a Buffer) is left as it was', () =
   list(scanIshieldMsiEmbedded(is, 0, ctx()));
   assert.ok(sis.equals(s0) && is.equals(i0));
 });
+
+test('SIS: three times the stored size over MaxFileSize is a limit met, and the file is still extracted with its own size', () => {
+  // Incompressible bytes: the zlib stream is a little larger than the file.
+  let x = 12345;
+  const noise = Buffer.alloc(3000);
+  for (let i = 0; i < noise.length; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; noise[i] = x >>> 24; }
+  const items = list(scanSis(buildSis([{ name: 'noise.bin', data: noise }]), ctx(5000)));
+  assert.deepEqual(items.map((i) => (isLimited(i) ? `limit ${i.limit}` : isChild(i) ? `child ${i.data.length}` : '?')), ['limit MaxFileSize', 'child 3000']);
+  // Under a limit above the tripled size: no limit met.
+  assert.deepEqual(list(scanSis(buildSis([{ name: 'noise.bin', data: noise }]), ctx(20000))).map((i) => isChild(i)), [true]);
+});

@@ -12,12 +12,16 @@
  * per language the stored length, the offset and the original length. Files are zlib streams
  * (whole, checksum included) unless the package says they are stored; a stream that does not
  * inflate completely into the room ClamAV gives it (three times the stored size when the original
- * size fits there, else the original size) is dropped. Other records are skipped by the byte
+ * size fits there, else the original size) is dropped; three times the stored size over
+ * MaxFileSize is a limit met (alerted with AlertExceedsMax) even when the original size then
+ * fits and the file is extracted. Other records are skipped by the byte
  * counts ClamAV uses (its quirks kept: a language-file record skips one byte per language). The
- * walk ends at the end of the data. Packages of the later format (UID 0x10201A7A) are not read.
+ * walk ends at the end of the data. Packages of the later format (first UID 0x10201A7A, when the
+ * third is not the old format's) go to `./sis9.ts`.
  */
 import { inflateSync } from 'node:zlib';
 import type { UnpackContext, UnpackItem } from '../unpack.js';
+import { scanSis9 } from './sis9.js';
 
 const UIDS = 16;
 const HEADER_END = UIDS + 68;
@@ -39,6 +43,10 @@ function sisString(b: Uint8Array, ptr: number, len: number): string | undefined 
 }
 
 export function* scanSis(b: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {
+  if (b.length >= 16 && u32(b, 8) !== 0x10000419 && u32(b, 0) === 0x10201a7a) {
+    yield* scanSis9(b, ctx);
+    return;
+  }
   if (b.length < HEADER_END || u32(b, 8) !== 0x10000419) return;
   const langs = u16(b, 18);
   const files = u16(b, 20);
@@ -89,11 +97,20 @@ export function* scanSis(b: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem
             const stored = b.subarray(ptr, ptr + len);
             let data: Uint8Array;
             if (compressed) {
-              let room: number;
+              let room: number | undefined;
               const triple = Math.imul(len, 3) >>> 0; // ClamAV's 32-bit product
-              if (olen <= triple && triple <= maxFile) room = triple;
-              else if (olen <= maxFile) room = olen;
-              else { yield { name, limit: 'MaxFileSize', size: olen }; continue; }
+              if (olen <= triple) {
+                // Three times the stored size over the limit is met as a limit (alerted with
+                // AlertExceedsMax) even when the original size then fits.
+                if (triple <= maxFile) room = triple;
+                else yield { name, limit: 'MaxFileSize', size: triple };
+              }
+              if (room === undefined) {
+                if (olen > maxFile) { yield { name, limit: 'MaxFileSize', size: olen }; continue; }
+                room = olen;
+              }
+              // ClamAV's allocation of nothing fails, which ends its reading.
+              if (!room) return;
               try {
                 data = inflateSync(stored, { maxOutputLength: Math.max(1, room) });
               } catch {

@@ -2,9 +2,10 @@
  * The packed-executable readers the engine opens PE layers with (see `../unpack.ts`).
  *
  * In: a PE layer, after its raw scan, its embedded-type scan and its section and import hash
- * lookups (where ClamAV's `cli_scanpe` unpacks). Out: at most one item: the unpacked image as a
- * child named after the packer (`mew`, `fsg`, `upx`, `pespin`, `yc`, `wwpack`), the limit that stopped it,
- * or a heuristic alert. The packers' branches run in `cli_scanpe`'s order, each deciding whether
+ * lookups (where ClamAV's `cli_scanpe` unpacks). Out: first the files of an InstallShield overlay
+ * (`../installer/ishield-overlay.ts`, which runs before the packers in `cli_scanpe`), then at most
+ * one item: the unpacked image as a child named after the packer (`mew`, `fsg`, `upx`, `pespin`,
+ * `yc`, `wwpack`…), the limit that stopped it, or a heuristic alert. The packers' branches run in `cli_scanpe`'s order, each deciding whether
  * the next is tried: MEW (aPLib and LZMA forms), Upack (`upack`: 0.39 with two or three sections,
  * 1.1/1.2), FSG 2.0, 1.33 and 1.31, UPX (NRV2B/2D/2E and LZMA) on
  * the empty-section layout, then, with at least 200 bytes at the entry point, Petite (`petite`),
@@ -24,6 +25,7 @@ import { spinStep } from './spin.js';
 import { aspackStep } from './aspack.js';
 import { nspackStep } from './nspack.js';
 import { petiteStep } from './petite.js';
+import { scanPeOverlay } from '../installer/ishield-overlay.js';
 
 /** The outcome of `cli_scanpe`'s packer chain for one PE, with the packer's name. */
 export function unpackPe(bytes: Uint8Array, ctx: UnpackContext): { name: string; outcome: PackerOutcome } {
@@ -63,6 +65,15 @@ export function unpackPe(bytes: Uint8Array, ctx: UnpackContext): { name: string;
 }
 
 export function* scanPacked(bytes: Uint8Array, ctx: UnpackContext): Iterable<UnpackItem> {
+  // cli_scanpe reads InstallShield records in the overlay before its packers (a files limit met
+  // there ends the PE scan).
+  let info: ReturnType<typeof scanpeInfo>;
+  try {
+    info = scanpeInfo(bytes);
+  } catch {
+    return;
+  }
+  if (info && (yield* scanPeOverlay(bytes, info, ctx))) return;
   let r: ReturnType<typeof unpackPe>;
   try {
     r = unpackPe(bytes, ctx);
