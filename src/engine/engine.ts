@@ -227,7 +227,7 @@ export class Engine {
       result = { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0, refused: hit };
     } else {
       // A child its container types is scanned as a buffer (cli_scan_desc): checked against the limits, not counted.
-      if (!forcedType) {
+      if (!forcedType || forcedType.startsWith('CL_TYPE_PART_')) {
         budget.files++;
         budget.size += src.size;
       }
@@ -286,8 +286,16 @@ export class Engine {
     const detected = forcedType ?? (src.whole ? detectFileType(src.whole) : undefined);
     // A child its container types is scanned as a plain buffer of that type: one raw pass, nothing opened.
     if (forcedType) {
+      // A partition typed HFS+ is read as one first (ClamAV's partition scan), then scanned raw.
+      const partReader = forcedType === 'CL_TYPE_PART_HFSPLUS' && src.whole && parses(opts.parse, 'CL_TYPE_PART_HFSPLUS') ? CONTAINERS.get('CL_TYPE_PART_HFSPLUS') : undefined;
+      const inner = partReader ? this.openContainer(partReader(src.whole!, this.unpackContext(opts, budget)), opts, depth, budget, forcedType, src.size) : undefined;
+      if (inner && inner.detections.length > 0 && !opts.allmatch) return inner;
       const plain = scanLayerCounted(this.ports, src, { ...layerOptions(opts), type: forcedType, plain: true });
-      return { verdict: plain.detections.length > 0 ? 'infected' : 'clean', detections: plain.detections, bytesScanned: src.size, scannedBlocks: plain.scannedBlocks };
+      const detections = [...(inner?.detections ?? []), ...plain.detections];
+      return {
+        verdict: detections.length > 0 ? 'infected' : 'clean', detections,
+        bytesScanned: src.size + (inner?.bytesScanned ?? 0), scannedBlocks: plain.scannedBlocks + (inner?.scannedBlocks ?? 0),
+      };
     }
     const type = src.whole && src.whole[0] === 0x1f && src.whole[1] === 0x8b ? 'CL_TYPE_GZ' : detected;
     // zstd has no type in ClamAV (it does not open zstd); vigil opens a layer that starts with a frame.
@@ -370,7 +378,7 @@ export class Engine {
     const view = { ...opts, containers: [...(opts.containers ?? []), type] };
     for (const f of found) {
       // The embedded data is a layer of its own (ClamAV pushes a view from the offset), its files one deeper.
-      if (!this.belowRecursionLimit(opts, depth)) break;
+      if (!IN_PLACE.has(f.type) && !this.belowRecursionLimit(opts, depth)) break;
       let items: Iterable<UnpackItem>;
       let last = false;
       if (f.type === 'CL_TYPE_MSEXE') {

@@ -1401,6 +1401,9 @@ export function findEmbeddedTypes(buf: Uint8Array, layerType: string, maxFiles: 
       matrices.set(sig, newMatrix(parts));
     }
   }
+  // DMG's type signature is anchored at EOF-512 (the only end-relative one): the last offset the raw scan reaches.
+  const k = buf.length - 512;
+  if (k > 0 && buf[k] === 0x6b && buf[k + 1] === 0x6f && buf[k + 2] === 0x6c && buf[k + 3] === 0x79) add('CL_TYPE_DMG', k);
   return out;
 }
 

@@ -18,8 +18,9 @@ import { family as mail } from './mail/index.js';
 import { family as installer } from './installer/index.js';
 import { family as packers } from './packers/index.js';
 import { family as media } from './media/index.js';
+import { family as disk } from './disk/index.js';
 
-const FAMILIES: readonly UnpackerFamily[] = [basic, compress, archive, cabinet, office, pdf, html, mail, installer, packers, media];
+const FAMILIES: readonly UnpackerFamily[] = [basic, compress, archive, cabinet, office, pdf, html, mail, installer, packers, media, disk];
 
 function merge<T>(pick: (f: UnpackerFamily) => Partial<Record<ClType, T>> | undefined): ReadonlyMap<ClType, T> {
   const out = new Map<ClType, T>();

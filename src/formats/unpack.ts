@@ -39,6 +39,10 @@ export interface UnpackOptions {
   alertBrokenMedia?: boolean;
   /** AlertExceedsMax (default off): readers with limits of their own (mail's Email* limits) alert them. */
   alertExceedsMax?: boolean;
+  /** AlertPartitionIntersection (default off): `Heuristics.MBRPartitionnIntersect`, `.GPTPartitionIntersection`, `.APMPartitionIntersection`. */
+  alertPartitionIntersection?: boolean;
+  /** MaxPartitions (default 50): partitions of one disk image the partition-table readers look at. */
+  maxPartitions?: number;
 }
 
 export const DEFAULT_UNPACK_OPTIONS: Readonly<UnpackOptions> = Object.freeze({
