@@ -233,7 +233,12 @@ export class Engine {
       }
       // A child seen clean before (same bytes, same options) is not scanned again: ClamAV's clean cache.
       const cacheKey = depth > 0 && src.whole && !this.containerDependent ? this.cleanKey(src.whole, forcedType, opts) : undefined;
-      if (cacheKey !== undefined && this.cleanCache.has(cacheKey)) return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+      if (cacheKey !== undefined && this.cleanCache.has(cacheKey)) {
+        // clamscan's pre-cache callback has already counted the layer, and no post-scan callback
+        // follows a cache hit: its `-a` level stays one higher for the rest of the file.
+        if (budget.chain) budget.chain.level++;
+        return { verdict: 'clean', detections: [], bytesScanned: 0, scannedBlocks: 0 };
+      }
       const limitsBefore = budget.limits.length, puaBefore = budget.pua.length;
       if (budget.chain) budget.chain.level++;
       result = this.scanLayers(src, opts, depth, budget, forcedType);
