@@ -43,6 +43,8 @@ export interface UnpackOptions {
   alertPartitionIntersection?: boolean;
   /** MaxPartitions (default 50): partitions of one disk image the partition-table readers look at. */
   maxPartitions?: number;
+  /** MaxRecHWP3 (default 16): paragraph nesting the HWP 3 reader walks before it gives up on a document. */
+  maxRecHwp3?: number;
 }
 
 export const DEFAULT_UNPACK_OPTIONS: Readonly<UnpackOptions> = Object.freeze({

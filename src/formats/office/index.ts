@@ -1,8 +1,8 @@
 /**
  * The office readers the engine opens layers with (see `../unpack.ts`): OLE2 compound files
  * (Office 97-2003 documents, MSI packages, `vbaProject.bin`), OOXML documents (read as the ZIP
- * files they are), RTF with embedded objects, HWP's embedded OLE2 files, and the `binData` of
- * Word and Excel 2003 XML documents, and OneNote sections' attachments.
+ * files they are), RTF with embedded objects, HWP 3 and HWPML documents, HWP's embedded OLE2
+ * files, and the `binData` of Word and Excel 2003 XML documents, and OneNote sections' attachments.
  */
 import type { UnpackerFamily } from '../unpack.js';
 import { hwpOle2Layers, ole2Layers } from './ole2.js';
@@ -10,11 +10,15 @@ import { ooxmlLayers } from './ooxml.js';
 import { rtfLayers } from './rtf.js';
 import { msxmlLayers } from './msxml.js';
 import { oneNoteLayers } from './onenote.js';
+import { hwp3Layers } from './hwp3.js';
+import { hwpmlLayers } from './hwpml.js';
 
 export const family: UnpackerFamily = {
   containers: {
     CL_TYPE_MSOLE2: ole2Layers,
     CL_TYPE_HWPOLE2: hwpOle2Layers,
+    CL_TYPE_HWP3: hwp3Layers,
+    CL_TYPE_XML_HWP: hwpmlLayers,
     CL_TYPE_RTF: rtfLayers,
     CL_TYPE_OOXML_WORD: ooxmlLayers,
     CL_TYPE_OOXML_PPT: ooxmlLayers,

@@ -51,6 +51,7 @@ import { CHILD_REFUSED, type UnpackContext, type UnpackItem } from '../unpack.js
 import { DEFAULT_LIMITS } from '../../core/limits.js';
 import { ole10Contents } from './ole10.js';
 import { inflateLikeClamav } from './inflate.js';
+import { hwpInflate } from './hwp-inflate.js';
 import { clamVbaInflate, ole2LowerName, readVbaDir } from './vba.js';
 import { legacyVbaModules, pptStorages, wordMacros } from './vba-legacy.js';
 import { xlmImages, xlmListing } from './xlm.js';
@@ -421,11 +422,6 @@ function hwpHeaderFlags(r: Ole2Reader, e: Ole2Entry): number | undefined {
   return i32(head, 36) >>> 0;
 }
 
-/** An HWP 5 stream's raw deflate data inflated (what came before an error, cut at the limit); undefined when nothing came. */
-function inflateHwp(s: Uint8Array, maxFileSize: number): Uint8Array | undefined {
-  const out = inflateLikeClamav(s, true, maxFileSize).data;
-  return out.length > 0 ? out : undefined;
-}
 
 const SCRIPT: ClType = 'CL_TYPE_SCRIPT';
 const OLE2: ClType = 'CL_TYPE_MSOLE2';
@@ -487,8 +483,10 @@ export function* ole2Layers(bytes: Uint8Array, ctx: UnpackContext): Generator<Un
         // HWP 5: the body, script and binary streams are raw deflate unless password-protected.
         const lower = ev.file.lower ?? '';
         if (HWP_PACKED.some((p) => lower.startsWith(p)) && !(hwpFlags & HWP5_PASSWORD) && hwpFlags & HWP5_COMPRESSED) {
-          const inflated = s.complete ? inflateHwp(s.data, maxFileSize) : undefined;
-          if (inflated) yield child(ev.path, inflated, true);
+          // Inflated as ClamAV's HWP loop does it: cut at the limit in 8 KiB pieces, the cut alerted and scanned.
+          const inflated = s.complete ? hwpInflate(s.data, ctx, bytes.length + (maxScanSize > 0 ? maxScanSize - budget : 0)) : undefined;
+          if (inflated?.limited) yield { name: ev.path, limit: inflated.limited };
+          if (inflated && inflated.data.length > 0) yield child(ev.path, inflated.data, true);
           else if (!s.complete) yield { name: ev.path, limit: 'MaxFileSize' };
           continue;
         }
