@@ -22,7 +22,7 @@ import type { UnpackContext, UnpackItem } from '../unpack.js';
 import { inflateLikeClamav } from '../office/inflate.js';
 import { lzmaAloneDecode } from '../compress/lzma.js';
 import { LIMIT } from '../compress/common.js';
-import { xmlAttr, xmlNodes, type XmlNode } from '../xmlreader.js';
+import { xmlAttr, xmlDocumentNodes, type XmlNode } from '../xmlreader.js';
 
 const MAGIC = 0x78617221;
 const HEADER = 28;
@@ -102,7 +102,7 @@ export function* xarMembers(b: Uint8Array, ctx: UnpackContext): Generator<Unpack
   }
   yield { name: 'toc', data: toc };
 
-  const nodes = xmlNodes(Buffer.from(toc.buffer, toc.byteOffset, toc.byteLength).toString('latin1'))[Symbol.iterator]();
+  const nodes = xmlDocumentNodes(toc, 'memory')[Symbol.iterator]();
   const maxFile = ctx.limits.maxFileSize > 0 ? ctx.limits.maxFileSize : Infinity;
   // Subdocuments, until the <toc> element starts.
   let subdocs = 0;

@@ -16,7 +16,7 @@
  * scanned. Never throws.
  */
 import type { UnpackContext, UnpackItem } from '../unpack.js';
-import { hwpmlNodes } from './hwpml-reader.js';
+import { xmlDocumentNodes } from '../xmlreader.js';
 import { bioBase64 } from './msxml.js';
 import { hwpInflate } from './hwp-inflate.js';
 
@@ -55,7 +55,7 @@ function textBytes(value: string): Uint8Array {
 type Outcome = 'ok' | 'stop';
 
 export function* hwpmlLayers(bytes: Uint8Array, ctx: UnpackContext): Generator<UnpackItem> {
-  const nodes = hwpmlNodes(bytes);
+  const nodes = [...xmlDocumentNodes(bytes, 'io')];
   let at = -1;
   let count = 0;
   // The file's scanned bytes so far, as ClamAV counts them against MaxScanSize: this layer and its children.
