@@ -10,39 +10,20 @@
  * Skips with a message when clamscan 1.4 or 7-Zip (`7zz`, `7z`) is absent.
  */
 import { test } from 'node:test';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Prng } from '../helpers/prng.js';
+import { SEVEN, sevenZip } from '../helpers/seven-zip.js';
 import { CLAMSCAN_SKIP } from '../helpers/clamscan-run.js';
 import { crc32 } from '../../src/core/crc32.js';
 import { compareLayers, MARKS } from './layers-diff.js';
 
 const SEED = process.env['VIGIL_DIFF_SEED'] ?? '20261129';
 
-const SEVEN = ['7zz', '7z', '7za'].find((t) => spawnSync(t, ['i'], { stdio: 'ignore' }).status === 0);
 const SKIP = CLAMSCAN_SKIP || (!SEVEN ? '7-Zip (7zz) is not installed: differential test skipped' : false);
 
-/** Builds a 7z archive of `files` (a null body is a directory) with 7-Zip's `switches`. */
-function sevenZip(work: string, files: [string, Uint8Array | null][], switches: string[]): Buffer {
-  rmSync(work, { recursive: true, force: true });
-  const src = join(work, 'src');
-  mkdirSync(src, { recursive: true });
-  for (const [name, bytes] of files) {
-    const path = join(src, name);
-    if (bytes === null) mkdirSync(path, { recursive: true });
-    else {
-      mkdirSync(join(path, '..'), { recursive: true });
-      writeFileSync(path, bytes);
-    }
-  }
-  const out = join(work, 'a.7z');
-  const r = spawnSync(SEVEN!, ['a', '-bd', '-bso0', '-bsp0', '-y', ...switches, out, '.'], { cwd: src });
-  if (r.status !== 0) throw new Error(`7-Zip ${switches.join(' ')} failed: ${String(r.stderr)}`);
-  return readFileSync(out);
-}
 
 /** Reads a 7z number at `p`: its value and length. */
 function num7z(b: Uint8Array, p: number): { v: number; len: number } {

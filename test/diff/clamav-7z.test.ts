@@ -21,34 +21,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Prng } from '../helpers/prng.js';
+import { SEVEN, sevenZip } from '../helpers/seven-zip.js';
 import { CLAMSCAN_SKIP, runClamscan } from '../helpers/clamscan-run.js';
 import { compareLayers, foundLines, MARKS, vigilScan } from './layers-diff.js';
 
 const SEED = process.env['VIGIL_DIFF_SEED'] ?? '20261129';
 
-const SEVEN = ['7zz', '7z', '7za'].find((t) => spawnSync(t, ['i'], { stdio: 'ignore' }).status === 0);
 const works = (tool: string, args: string[]): boolean => spawnSync(tool, args, { stdio: 'ignore' }).status === 0;
 const SKIP = CLAMSCAN_SKIP || (!SEVEN ? '7-Zip (7zz) is not installed: differential test skipped' : !works('bzip2', ['--version']) || !works('xz', ['--version']) ? 'bzip2 or xz not installed: differential test skipped' : false);
 const MINGW = works('x86_64-w64-mingw32-gcc', ['--version']) ? 'x86_64-w64-mingw32-gcc' : undefined;
 
-/** Builds a 7z archive of `files` (name → bytes; a name ending in `/` is a directory) with 7-Zip's `switches`. */
-function sevenZip(work: string, files: [string, Uint8Array | null][], switches: string[]): Buffer {
-  rmSync(work, { recursive: true, force: true });
-  const src = join(work, 'src');
-  mkdirSync(src, { recursive: true });
-  for (const [name, bytes] of files) {
-    const path = join(src, name);
-    if (bytes === null) mkdirSync(path, { recursive: true });
-    else {
-      mkdirSync(join(path, '..'), { recursive: true });
-      writeFileSync(path, bytes);
-    }
-  }
-  const out = join(work, 'a.7z');
-  const r = spawnSync(SEVEN!, ['a', '-bd', '-bso0', '-bsp0', '-y', ...switches, out, '.'], { cwd: src });
-  if (r.status !== 0) throw new Error(`7-Zip ${switches.join(' ')} failed: ${String(r.stderr)}`);
-  return readFileSync(out);
-}
 
 const run = (tool: string, args: string[], input: Uint8Array): Buffer => {
   const r = spawnSync(tool, args, { input, maxBuffer: 1 << 28 });
