@@ -10,7 +10,8 @@
  * first and swaps it in only once it loaded.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { DEFAULT_LIMITS, LIMIT_NAMES, type ScanLimits } from '../core/limits.js';
+import { DEFAULT_LIMITS, LIMIT_NAMES, type ParseOptions, type ScanLimits } from '../core/limits.js';
+import type { UnpackOptions } from '../formats/unpack.js';
 import { engineFromSet, loadErrors, loadWithCache, resolveLoad } from '../cli/engine-loader.js';
 import { VERSION, CLAMAV_COMPAT } from '../cli/version.js';
 import type { LoadedEngine, ScanCallOptions, EngineScanResult, WorkerScanTask } from '../scan/engine-port.js';
@@ -37,6 +38,12 @@ export interface ScannerOptions {
    * calling thread, from their descriptor.
    */
   threads?: number;
+  /** Heuristic switches of the container readers (clamscan's `--alert-*`, `--heuristic-alerts`…); ClamAV's defaults when absent. */
+  unpack?: Partial<UnpackOptions>;
+  /** Which kinds of readers run (clamscan's `--scan-*`); all when absent. */
+  parse?: ParseOptions;
+  /** Report the first limit a file hits as `Heuristics.Limits.Exceeded.<Limit>` (AlertExceedsMax). */
+  alertExceedsMax?: boolean;
 }
 
 export interface PerScanOptions {
@@ -139,7 +146,7 @@ export async function createScanner(options: ScannerOptions = {}): Promise<Scann
  * A scanner over an engine already loaded (the daemon's, or a test's). `reloader` gives `reload`
  * its new database; without one `reload` rejects.
  */
-export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptions, 'limits' | 'allmatch' | 'threads'> = {}, reloader?: () => Promise<LoadedDatabase>): Scanner {
+export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptions, 'limits' | 'allmatch' | 'threads' | 'unpack' | 'parse' | 'alertExceedsMax'> = {}, reloader?: () => Promise<LoadedDatabase>): Scanner {
   const limits: ScanLimits = Object.freeze({ ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) });
   let current: LoadedDatabase | undefined = db;
   const threads = Math.max(0, Math.floor(options.threads ?? 0));
@@ -162,7 +169,10 @@ export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptio
     void p?.then((pool) => pool?.close());
   };
 
-  const callOpts = (name: string, allmatch: boolean): ScanCallOptions => ({ name, limits, allmatch, alertExceedsMax: false });
+  const callOpts = (name: string, allmatch: boolean): ScanCallOptions => ({
+    name, limits, allmatch, alertExceedsMax: !!options.alertExceedsMax,
+    ...(options.unpack ? { unpack: options.unpack } : {}), ...(options.parse ? { parse: options.parse } : {}),
+  });
 
   /** A limit met before any scanning (the object's own size), as the CLI checks it. */
   const sizeLimit = (size: number): string | undefined => {
