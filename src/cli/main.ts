@@ -6,8 +6,8 @@
  * (0 clean, 1 infected, 2 error), returned rather than passed to `process.exit` so that callers and
  * tests stay in control.
  *
- * Why it is built this way: commander dispatches the subcommands (`scan`, and the `db`, `yara` and
- * `daemon` placeholders that other parts of the project will replace) and handles `-V`/`--help` at
+ * Why it is built this way: commander dispatches the subcommands (`scan`, `db`, `yara` and
+ * `daemon`) and handles `-V`/`--help` at
  * the top level; each subcommand parses its own arguments. `scan` in particular receives its raw
  * argument vector untouched (including a `--` terminator), because it must accept clamscan's exact
  * option syntax. The real signature engine is wired in one place, `loadEngine` below.
@@ -22,6 +22,7 @@ import { runScan, versionLine, type OutStream } from './scan.js';
 import { realEngineLoader } from './engine-loader.js';
 import { runDb } from './db.js';
 import { runYara } from './yara.js';
+import { runDaemon } from './daemon.js';
 
 /**
  * Loads the signature databases for `vigil scan`. This is the one place where the real loader and
@@ -55,10 +56,6 @@ export function packageVersion(): string {
   }
   return '0.0.0';
 }
-
-const PLACEHOLDERS: readonly (readonly [string, string])[] = [
-  ['daemon', 'run the clamd-compatible daemon (not implemented yet)'],
-];
 
 export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promise<number> {
   const stdout = deps.stdout ?? process.stdout;
@@ -104,20 +101,7 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
   }));
   passThrough('db', 'signature databases: compile the cache, show what is loaded (see: vigil db --help)', (args) => runDb(args, { stdout, stderr }));
   passThrough('yara', 'scan with YARA rules, yara-compatible (vigil yara [options] RULES_FILE... TARGET)', (args) => runYara(args, { stdout, stderr, version }));
-
-  for (const [name, description] of PLACEHOLDERS) {
-    program
-      .command(name)
-      .description(description)
-      .helpOption(false)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .argument('[args...]')
-      .action(() => {
-        stderr.write(`vigil ${name}: not implemented yet\n`);
-        code = 2;
-      });
-  }
+  passThrough('daemon', "clamd's protocol and the HTTP API (see: vigil daemon --help)", (args) => runDaemon(args, { stdout, stderr }));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -670,11 +670,11 @@ if (RUN_TESTS) {
       assert.deepEqual([r.code, r.out, r.err], [1, '-dash.bin: Test.Bad.UNOFFICIAL FOUND\n', '']);
     });
 
-    it('main answers the placeholder commands with "not implemented yet" and exit code 2', async () => {
-      for (const name of ['daemon']) {
-        const r = await runMain([name, 'anything', '--flag']);
-        assert.deepEqual([r.code, r.err], [2, `vigil ${name}: not implemented yet\n`]);
-      }
+    it('main passes daemon its arguments; with nothing to listen on it exits 2 and says so', async () => {
+      const r = await runMain(['daemon', '-d', 'db']);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /nothing to listen on/);
+      assert.equal((await runMain(['daemon', '--bogus'])).code, 2);
     });
 
     it('main refuses an unknown db subcommand with exit code 2', async () => {

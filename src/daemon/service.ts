@@ -20,6 +20,11 @@ export interface ServiceResult {
   detections: ServiceDetection[];
   /** Why the scan is `not-scanned`: a limit's name (`MaxFileSize`…) or an error message. */
   reason?: string;
+  /**
+   * Set when a scan limit (not an error) is why the scan is `not-scanned`: clamd's protocol reports
+   * such an object as OK, as clamd does; the HTTP API and the library say `not-scanned`.
+   */
+  limit?: string;
 }
 
 export interface ServiceScanOptions {

@@ -315,9 +315,15 @@ export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptio
 
 /** A scanner as the daemon's `ScanService`: detections keep their evidence (extra fields), the verdict and reason are the scanner's. */
 export function serviceOf(scanner: Scanner): ScanService {
-  const toService = (r: ScanReport): ServiceResult & { detections: Detection[] } => ({
-    verdict: r.verdict, detections: r.detections, ...(r.reason !== undefined ? { reason: r.reason } : {}),
-  });
+  const limitNames = new Set<string>(Object.values(LIMIT_NAMES));
+  const toService = (r: ScanReport): ServiceResult & { detections: Detection[] } => {
+    // Not scanned because of a limit (its name leads the reason), as opposed to an error.
+    const limit = r.verdict === 'not-scanned' ? /^(\w+)/.exec(r.reason ?? '')?.[1] : undefined;
+    return {
+      verdict: r.verdict, detections: r.detections, ...(r.reason !== undefined ? { reason: r.reason } : {}),
+      ...(limit !== undefined && limitNames.has(limit) ? { limit } : {}),
+    };
+  };
   return {
     version: () => scanner.version().line,
     scanBuffer: async (bytes: Uint8Array, opts?: ServiceScanOptions) => toService(await scanner.scanBuffer(bytes, opts?.allmatch !== undefined ? { allmatch: opts.allmatch } : {})),

@@ -1,0 +1,169 @@
+/**
+ * `vigil daemon`: clamd's protocol on a Unix socket and/or TCP, and the HTTP API, over one loaded
+ * database.
+ *
+ *   vigil daemon [--config FILE] [--socket PATH] [--tcp HOST:PORT] [-d PATH]...
+ *                [--http HOST:PORT] [--http-token TOKEN] [--threads N] [--self-check SECONDS]
+ *
+ * In: arguments (a clamd.conf-format file and flags; flags win), output streams. Out: runs until
+ * a client sends SHUTDOWN or the process gets SIGTERM/SIGINT, then closes the listeners and
+ * returns 0; 2 when the configuration or the database does not load, or nothing is to be
+ * listened on. It prints where it listens (`clamd protocol on unix:PATH`, `HTTP API on
+ * http://HOST:PORT`) once ready, so that scripts and tests can wait for it.
+ */
+import { availableParallelism } from 'node:os';
+import { Command, CommanderError } from 'commander';
+import { defaultConfig, readConfigFile, type ClamdConfig } from '../daemon/clamd/config.js';
+import { ClamdServer } from '../daemon/clamd/server.js';
+import { createScanner, serviceOf } from '../lib/scanner.js';
+import { parseHostPort, startHttpServer, type HttpServerHandle } from '../http/server.js';
+import { watchDatabases } from '../daemon/selfcheck.js';
+import { SCAN_CONFIG_KEYS, scanConfig, type ScanConfig } from '../daemon/scan-config.js';
+import { readFileSync } from 'node:fs';
+import { resolveLoad } from './engine-loader.js';
+
+export interface DaemonDeps {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+  /** Resolves when the daemon should stop (tests); default: SIGTERM or SIGINT. */
+  stopSignal?: Promise<void>;
+}
+
+interface DaemonFlags {
+  config?: string;
+  socket?: string;
+  tcp?: string;
+  database: string[];
+  http?: string;
+  httpToken?: string;
+  threads?: string;
+  selfCheck: string;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export async function runDaemon(args: string[], deps: DaemonDeps): Promise<number> {
+  const program = new Command('vigil daemon')
+    .description("clamd's protocol and the HTTP API over one loaded database")
+    .exitOverride()
+    .helpOption('-h, --help', 'show this help')
+    .option('-c, --config <file>', 'a clamd.conf-format configuration file')
+    .option('--socket <path>', 'listen on this Unix socket (clamd LocalSocket)')
+    .option('--tcp <host:port>', 'listen on this TCP address (clamd TCPAddr and TCPSocket)')
+    .option('-d, --database <path>', 'database file or directory (repeatable; default: DatabaseDirectory, else the default databases)', collect, [] as string[])
+    .option('--http <host:port>', 'serve the HTTP API on this address')
+    .option('--http-token <token>', 'bearer token the HTTP API requires (mandatory off loopback)')
+    .option('--self-check <seconds>', 'reload when the database files change, looking this often (clamd SelfCheck; 0: never)', '600')
+    .option('--threads <n>', 'scanning threads sharing the database (default: MaxThreads, at most the cores; 0 scans on the main thread)')
+    .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
+  let flags: DaemonFlags;
+  try {
+    program.parse(args, { from: 'user' });
+    flags = program.opts<DaemonFlags>();
+  } catch (e) {
+    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' ? 0 : 2;
+    throw e;
+  }
+
+  let config: ClamdConfig = defaultConfig();
+  let scanOpts: ScanConfig | undefined;
+  if (flags.config) {
+    const parsed = readConfigFile(flags.config);
+    let text = '';
+    try { text = readFileSync(flags.config, 'latin1'); } catch { /* the protocol's parser reported it */ }
+    scanOpts = scanConfig(text);
+    // The scan options are read here; the protocol's parser only knows its own keys.
+    const scanKey = /unsupported option (\S+)$/;
+    for (const w of parsed.warnings) if (!SCAN_CONFIG_KEYS.has(scanKey.exec(w)?.[1] ?? '')) deps.stderr.write(`WARNING: ${w}\n`);
+    const errors = [...parsed.errors, ...scanOpts.errors];
+    if (errors.length > 0) {
+      for (const e of errors) deps.stderr.write(`ERROR: ${e}\n`);
+      return 2;
+    }
+    config = parsed.config;
+  }
+  if (flags.socket) config = { ...config, localSocket: flags.socket };
+  if (flags.tcp) {
+    const hp = parseHostPort(flags.tcp);
+    if (!hp) { deps.stderr.write(`ERROR: --tcp wants HOST:PORT, got ${flags.tcp}\n`); return 2; }
+    config = { ...config, tcpAddr: [hp.host], tcpSocket: hp.port };
+  }
+  const http = flags.http ? parseHostPort(flags.http) : undefined;
+  if (flags.http && !http) { deps.stderr.write(`ERROR: --http wants HOST:PORT, got ${flags.http}\n`); return 2; }
+  if (!config.localSocket && config.tcpSocket === undefined && !http) {
+    deps.stderr.write('ERROR: nothing to listen on: give --socket, --tcp, --http, or LocalSocket/TCPSocket in --config\n');
+    return 2;
+  }
+  const threads = flags.threads !== undefined ? Number(flags.threads) : undefined;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) {
+    deps.stderr.write(`ERROR: --threads wants a number, got ${flags.threads}\n`);
+    return 2;
+  }
+
+  const databases = flags.database.length > 0 ? flags.database : config.databaseDirectory ? [config.databaseDirectory] : [];
+  let scanner;
+  try {
+    // Scans run in worker threads by default, so that a long scan never holds up other clients.
+    const workers = threads ?? Math.max(1, Math.min(config.maxThreads, availableParallelism()));
+    scanner = await createScanner({
+      ...(databases.length > 0 ? { databases } : {}), threads: workers,
+      ...(scanOpts ? { limits: scanOpts.limits, unpack: scanOpts.unpack, parse: scanOpts.parse } : {}),
+      ...(scanOpts?.alertExceedsMax !== undefined ? { alertExceedsMax: scanOpts.alertExceedsMax } : {}),
+      ...(scanOpts?.detectPua !== undefined ? { detectPua: scanOpts.detectPua } : {}),
+    });
+  } catch (e) {
+    deps.stderr.write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  const service = serviceOf(scanner);
+  // --self-check wins over the configuration's SelfCheck when given.
+  const selfCheck = program.getOptionValueSource('selfCheck') === 'default' && scanOpts?.selfCheck !== undefined ? scanOpts.selfCheck : Number(flags.selfCheck);
+  const stopWatching = Number.isFinite(selfCheck) && selfCheck > 0
+    ? watchDatabases(resolveLoad(databases, false).paths, selfCheck * 1000, async () => {
+      deps.stderr.write('SelfCheck: Database modification detected. Forcing reload.\n');
+      await service.reload();
+    })
+    : undefined;
+
+  let stopRequested!: () => void;
+  const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
+  const clamd = config.localSocket || config.tcpSocket !== undefined
+    ? new ClamdServer({ service, config, onShutdown: () => stopRequested(), log: (m) => { deps.stderr.write(`${m}\n`); } })
+    : undefined;
+  let web: HttpServerHandle | undefined;
+  try {
+    if (clamd) {
+      const where = await clamd.listen();
+      if (where.unix) deps.stdout.write(`clamd protocol on unix:${where.unix}\n`);
+      for (const t of where.tcp) deps.stdout.write(`clamd protocol on tcp:${t.address}:${t.port}\n`);
+    }
+    if (http) {
+      web = await startHttpServer({
+        host: http.host, port: http.port, service, ...(flags.httpToken ? { token: flags.httpToken } : {}),
+        maxBodySize: config.streamMaxLength, versionDetails: () => ({ ...scanner.version() }),
+      });
+      deps.stdout.write(`HTTP API on http://${web.host.includes(':') ? `[${web.host}]` : web.host}:${web.port}\n`);
+    }
+  } catch (e) {
+    deps.stderr.write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
+    stopWatching?.();
+    await clamd?.close();
+    await web?.close();
+    await scanner.close();
+    return 2;
+  }
+
+  const onSignal = (): void => stopRequested();
+  if (!deps.stopSignal) {
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  await Promise.race([stopped, ...(deps.stopSignal ? [deps.stopSignal] : [])]);
+  process.removeListener('SIGTERM', onSignal);
+  process.removeListener('SIGINT', onSignal);
+  stopWatching?.();
+  await clamd?.close();
+  await web?.close();
+  await scanner.close();
+  return 0;
+}

@@ -1,0 +1,414 @@
+/**
+ * clamd's protocol over a Unix socket and/or TCP, dispatching scans to a `ScanService`.
+ *
+ * API (for the `vigil daemon` command):
+ *   const { config, warnings, errors } = readConfigFile('clamd.conf');     // ./config.ts
+ *   const server = new ClamdServer({ service, config, onShutdown, log });
+ *   const where = await server.listen();   // { unix?: path, tcp: [{ address, port }] }
+ *   ...
+ *   await server.close();                  // stops listening, ends connections, removes the socket file
+ * `onShutdown` is called after a SHUTDOWN/QUIT command has closed the server (the caller exits).
+ * RELOAD replies `RELOADING` and calls `service.reload()` in the background.
+ * Concurrency: at most `config.maxThreads` commands execute at once; later ones wait.
+ * FILDES: Node cannot receive a descriptor, so FILDES always answers `No file descriptor received. ERROR`.
+ */
+import net from 'node:net';
+import { access, lstat, readdir, stat, unlink } from 'node:fs/promises';
+import { constants as fsConstants, existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import type { ScanService, ServiceResult } from '../service.js';
+import type { ClamdConfig } from './config.js';
+import { commandsList, parseCommand, SESSION_COMMANDS, type ParsedCommand } from './commands.js';
+import { RequestReader, type Terminator } from './framing.js';
+
+export interface ClamdServerOptions {
+  service: ScanService;
+  config: ClamdConfig;
+  onShutdown?: () => void;
+  log?: (message: string) => void;
+}
+
+/** How long a finished connection may stay half-open before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+export interface ListenInfo { unix?: string; tcp: { address: string; port: number }[] }
+
+/** A counting semaphore: clamd's thread pool bound. */
+class Pool {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  readonly running = new Map<number, { name: string; start: bigint }>();
+  private nextId = 0;
+  constructor(readonly max: number) {}
+  get queued(): number { return this.queue.length; }
+  get live(): number { return this.active; }
+  async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.queue.push(r));
+    else this.active++;
+    const id = this.nextId++;
+    this.running.set(id, { name, start: process.hrtime.bigint() });
+    try {
+      return await fn();
+    } finally {
+      this.running.delete(id);
+      const next = this.queue.shift();
+      if (next) next(); else this.active--;
+    }
+  }
+}
+
+interface Conn { sock: net.Socket; reader: RequestReader; term: Terminator; id: number }
+
+export class ClamdServer {
+  private readonly servers: net.Server[] = [];
+  private readonly sockets = new Set<net.Socket>();
+  private readonly pool: Pool;
+  private closing = false;
+
+  constructor(private readonly opts: ClamdServerOptions) {
+    this.pool = new Pool(Math.max(1, opts.config.maxThreads));
+  }
+
+  async listen(): Promise<ListenInfo> {
+    const c = this.opts.config;
+    const info: ListenInfo = { tcp: [] };
+    const backlog = c.maxConnectionQueueLength;
+    if (c.localSocket) {
+      if (existsSync(c.localSocket) && c.fixStaleSocket) await unlink(c.localSocket).catch(() => undefined);
+      const s = this.makeServer();
+      await new Promise<void>((res, rej) => { s.once('error', rej); s.listen({ path: c.localSocket, backlog }, () => res()); });
+      if (c.localSocketMode !== undefined) {
+        const { chmod } = await import('node:fs/promises');
+        await chmod(c.localSocket, c.localSocketMode);
+      }
+      info.unix = c.localSocket;
+    }
+    if (c.tcpSocket !== undefined) {
+      const addrs = c.tcpAddr.length > 0 ? c.tcpAddr : [undefined];
+      for (const host of addrs) {
+        const s = this.makeServer();
+        await new Promise<void>((res, rej) => { s.once('error', rej); s.listen({ port: c.tcpSocket, host, backlog }, () => res()); });
+        const a = s.address();
+        if (a && typeof a === 'object') info.tcp.push({ address: a.address, port: a.port });
+      }
+    }
+    return info;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    const p = this.opts.config.localSocket;
+    if (p && existsSync(p)) await unlink(p).catch(() => undefined);
+  }
+
+  private makeServer(): net.Server {
+    const s = net.createServer({ allowHalfOpen: true }, (sock) => {
+      if (this.closing) { sock.destroy(); return; }
+      this.sockets.add(sock);
+      sock.on('close', () => this.sockets.delete(sock));
+      sock.on('error', () => undefined);
+      void this.handle(sock).catch((e: unknown) => {
+        this.opts.log?.(`connection error: ${String(e)}`);
+      }).finally(() => {
+        if (sock.destroyed) return;
+        // Close gracefully so the client reads the last reply, but never wait on it for long.
+        sock.end();
+        const t = setTimeout(() => sock.destroy(), CLOSE_GRACE_MS);
+        t.unref();
+        sock.once('close', () => clearTimeout(t));
+      });
+    });
+    this.servers.push(s);
+    return s;
+  }
+
+  private send(conn: Conn, text: string, term: Terminator = conn.term): void {
+    if (conn.sock.destroyed || !conn.sock.writable) return;
+    conn.sock.write(conn.id > 0 ? `${conn.id}: ${text}${term}` : `${text}${term}`);
+  }
+
+  private async handle(sock: net.Socket): Promise<void> {
+    const reader = new RequestReader(sock);
+    try {
+      await this.converse(sock, reader);
+    } finally {
+      reader.stop();
+    }
+  }
+
+  private async converse(sock: net.Socket, reader: RequestReader): Promise<void> {
+    const conn: Conn = { sock, reader, term: '\n', id: 0 };
+    const cfg = this.opts.config;
+    let session = false;
+    let seq = 0;
+    for (;;) {
+      const r = await reader.readCommand(session ? cfg.readTimeout : cfg.commandReadTimeout);
+      if (r.kind === 'eof' || r.kind === 'overflow') return;
+      if (r.kind === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return; }
+      if (!(session && r.oldStyle)) conn.term = r.term;
+      if (session) {
+        conn.id = ++seq;
+        if (r.oldStyle) {
+          this.send(conn, 'Only nCMDS\\n and zCMDS\\0 are accepted inside IDSESSION. ERROR');
+          this.send(conn, 'Error processing command. ERROR');
+          return;
+        }
+      }
+      const cmd = parseCommand(r.text, r.oldStyle);
+      if (session && (cmd.name === 'UNKNOWN' || !SESSION_COMMANDS.has(cmd.name))) {
+        this.send(conn, 'Command invalid inside IDSESSION. ERROR');
+        return;
+      }
+      if (cmd.name === 'IDSESSION' && !session) { session = true; continue; }
+      if (cmd.name === 'END' && session) return;
+      const keepGoing = await this.execute(conn, cmd);
+      if (!session || !keepGoing) return;
+    }
+  }
+
+  /** Runs one command; returns false when the connection must close. */
+  private async execute(conn: Conn, cmd: ParsedCommand): Promise<boolean> {
+    const svc = this.opts.service;
+    switch (cmd.name) {
+      case 'UNKNOWN': case 'END': case 'IDSESSION':
+        this.send(conn, 'UNKNOWN COMMAND');
+        return false;
+      case 'PING': this.send(conn, 'PONG'); return true;
+      case 'VERSION': this.send(conn, svc.version()); return true;
+      case 'VERSIONCOMMANDS': this.send(conn, svc.version() + '|' + commandsList()); return true;
+      case 'DETSTATS': case 'DETSTATSCLEAR': return false;
+      case 'STATS': this.send(conn, this.stats()); return true;
+      case 'RELOAD':
+        this.send(conn, 'RELOADING');
+        void svc.reload().catch((e: unknown) => this.opts.log?.(`reload failed: ${String(e)}`));
+        return false;
+      case 'SHUTDOWN': case 'QUIT':
+        void this.close().then(() => this.opts.onShutdown?.());
+        return false;
+      case 'FILDES': {
+        // The descriptor travels as ancillary data, which Node's sockets discard; wait for the
+        // carrier byte as clamd does, then answer as clamd does when no descriptor came with it.
+        const b = await conn.reader.readExact(1, this.opts.config.readTimeout);
+        if (b === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return false; }
+        if (b === 'eof') return false;
+        this.send(conn, 'No file descriptor received. ERROR');
+        return true;
+      }
+      case 'INSTREAM': return this.instream(conn);
+      case 'SCAN': case 'CONTSCAN': case 'MULTISCAN': case 'ALLMATCHSCAN':
+        await this.pool.run(cmd.name, () => this.scanCommand(conn, cmd.name, cmd.arg ?? ''));
+        return true;
+    }
+  }
+
+  private async instream(conn: Conn): Promise<boolean> {
+    const cfg = this.opts.config;
+    let quota = cfg.streamMaxLength;
+    const parts: Buffer[] = [];
+    for (;;) {
+      const h = await conn.reader.readExact(4, cfg.readTimeout);
+      if (h === 'eof') return false;
+      if (h === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return false; }
+      const len = h.readUInt32BE(0);
+      if (len === 0) break;
+      if (len > quota) { this.send(conn, 'INSTREAM size limit exceeded. ERROR'); return false; }
+      quota -= len;
+      const d = await conn.reader.readExact(len, cfg.readTimeout);
+      if (d === 'eof') return false;
+      if (d === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return false; }
+      parts.push(Buffer.from(d));
+    }
+    const data = Buffer.concat(parts);
+    const res = await this.pool.run('INSTREAM', () => this.opts.service.scanBuffer(data).catch(errorResult));
+    this.reportOne(conn, 'stream', res, false);
+    return true;
+  }
+
+  /** Replies for one scanned object; returns whether it was infected and whether it errored. */
+  private reportOne(conn: Conn, path: string, res: ServiceResult, allmatch: boolean): { found: boolean; error: boolean } {
+    if (res.verdict === 'infected' && res.detections.length > 0) {
+      const list = allmatch ? res.detections : res.detections.slice(0, 1);
+      for (const d of list) this.send(conn, `${path}: ${d.name} FOUND`);
+      return { found: true, error: false };
+    }
+    // A scan a limit stopped is clean to clamd (libclamav returns CL_CLEAN past its limits).
+    if (res.verdict === 'not-scanned' && res.limit === undefined) {
+      this.send(conn, `${path}: ${res.reason ?? 'Unknown error'} ERROR`);
+      return { found: false, error: true };
+    }
+    if (path === 'stream') this.send(conn, 'stream: OK');
+    return { found: false, error: false };
+  }
+
+  private multiscans = 0;
+
+  /**
+   * SCAN, CONTSCAN, MULTISCAN, ALLMATCHSCAN: clamd's walk (files before subdirectories, then by
+   * inode; symlinks skipped unless followed; leading `//` and trailing `/` trimmed) and its tally:
+   * `<path>: OK` closes the reply when nothing was infected and not every visited entry errored.
+   */
+  private async scanCommand(conn: Conn, name: string, argIn: string): Promise<void> {
+    const cfg = this.opts.config;
+    let path = argIn;
+    if (path.length > 1) {
+      while (path.startsWith('//')) path = path.slice(1);
+      while (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    }
+    if (name === 'ALLMATCHSCAN' && !cfg.allowAllMatchScan) {
+      this.send(conn, `${argIn}: ALLMATCHSCAN command disabled by clamd configuration. ERROR`);
+      return;
+    }
+    if (name === 'MULTISCAN') {
+      const st = await stat(fsPath(path)).catch(() => undefined);
+      if (st && !st.isDirectory()) name = 'CONTSCAN';
+      else if (this.multiscans + 1 >= cfg.maxThreads) {
+        this.send(conn, `${argIn}: Not enough threads for multiscan. Increase MaxThreads. ERROR`);
+        return;
+      }
+    }
+    const allmatch = name === 'ALLMATCHSCAN';
+    const stopOnResult = name === 'SCAN' || name === 'ALLMATCHSCAN';
+    const multi = name === 'MULTISCAN';
+    const svc = this.opts.service;
+    const tally = { total: 0, errors: 0, infected: 0 };
+    let stop = false;
+    const files: string[] = [];
+    const follow = (isDir: boolean): boolean => (isDir ? cfg.followDirectorySymlinks : cfg.followFileSymlinks);
+    const excluded = (p: string): boolean => {
+      if (!cfg.excludePath.some((re) => re.test(p))) return false;
+      if (!multi) this.send(conn, `${p}: Excluded`);
+      return true;
+    };
+    /** A regular file: scan now (or queue it for MULTISCAN). */
+    const visitFile = async (p: string, size: number): Promise<void> => {
+      tally.total++;
+      if (size === 0) return;
+      if (multi) { tally.total--; files.push(p); return; }
+      try { await access(fsPath(p), fsConstants.R_OK); } catch {
+        this.send(conn, `${p}: Access denied. ERROR`);
+        tally.errors++;
+        return;
+      }
+      const res = await svc.scanPath(fsPath(p), { allmatch }).catch(errorResult);
+      const r = this.reportOne(conn, p, res, allmatch);
+      if (r.found) tally.infected++;
+      if (r.error) tally.errors++;
+      if (stopOnResult && (r.found || r.error)) stop = true;
+    };
+    const walkDir = async (dir: string, depth: number): Promise<void> => {
+      if (depth > (cfg.maxDirectoryRecursion || Infinity)) return;
+      let names: string[];
+      try { names = await readdir(fsPath(dir)); } catch (e) {
+        tally.total++;
+        tally.errors++;
+        this.send(conn, `${dir}: File path check failure: ${errnoText(e)}. ERROR`);
+        return;
+      }
+      const entries: { p: string; isDir: boolean; ino: number; size: number; skipped?: 'link' | 'special' }[] = [];
+      for (const n of names) {
+        const p = dir === '/' ? `/${n}` : `${dir}/${n}`;
+        try {
+          let st = await lstat(fsPath(p));
+          let skipped: 'link' | 'special' | undefined;
+          if (st.isSymbolicLink()) {
+            const t = await stat(fsPath(p)).catch(() => undefined);
+            if (!t || !follow(t.isDirectory())) skipped = 'link';
+            else st = t;
+          }
+          if (!skipped && !st.isDirectory() && !st.isFile()) skipped = 'special';
+          entries.push({ p, isDir: !skipped && st.isDirectory(), ino: st.ino, size: st.size, skipped });
+        } catch (e) {
+          tally.total++;
+          tally.errors++;
+          this.send(conn, `${p}: File path check failure: ${errnoText(e)}. ERROR`);
+        }
+      }
+      entries.sort((a, b) => (Number(a.isDir) - Number(b.isDir)) || (a.ino - b.ino));
+      for (const e of entries) {
+        if (stop) return;
+        if (excluded(e.p)) continue;
+        if (e.skipped) { tally.total++; continue; }
+        if (e.isDir) await walkDir(e.p, depth + 1);
+        else await visitFile(e.p, e.size);
+      }
+    };
+    // The top-level path.
+    if (!excluded(path)) {
+      try {
+        let st = await lstat(fsPath(path));
+        let skipped = false;
+        if (st.isSymbolicLink()) {
+          const t = await stat(fsPath(path));
+          if (!follow(t.isDirectory())) skipped = true;
+          else st = t;
+        }
+        if (skipped) tally.total++;
+        else if (st.isDirectory()) { tally.total++; await walkDir(path, 1); }
+        else if (st.isFile()) await visitFile(path, st.size);
+        else { tally.total++; this.send(conn, `${path}: Not supported file type ERROR`); }
+      } catch (e) {
+        tally.total++;
+        tally.errors++;
+        this.send(conn, `${path}: File path check failure: ${errnoText(e)}. ERROR`);
+      }
+    } else {
+      return;
+    }
+    if (multi) {
+      // MULTISCAN counts only the files it dispatched.
+      tally.total = files.length;
+      tally.errors = 0;
+      this.multiscans++;
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < files.length) {
+          const p = files[next++] ?? '';
+          const res = await svc.scanPath(fsPath(p), {}).catch(errorResult);
+          const r = this.reportOne(conn, p, res, false);
+          if (r.found) tally.infected++;
+          if (r.error) tally.errors++;
+        }
+      };
+      try {
+        await Promise.all(Array.from({ length: Math.max(1, Math.min(cfg.maxThreads - 1, files.length)) }, worker));
+      } finally {
+        this.multiscans--;
+      }
+    }
+    if (tally.infected === 0 && tally.errors !== tally.total) this.send(conn, `${path}: OK`);
+  }
+
+  /** clamd's STATS block, with this server's figures (memory figures are not tracked: N/A). */
+  private stats(): string {
+    const now = process.hrtime.bigint();
+    const lines: string[] = [];
+    for (const j of this.pool.running.values()) lines.push(`\t${j.name} ${(Number(now - j.start) / 1e9).toFixed(6)} \n`);
+    const idle = Math.max(0, this.pool.max - this.pool.live);
+    for (let i = 0; i < idle; i++) lines.push('\tIDLE 0.000000 \n');
+    const mem = process.memoryUsage();
+    const mb = (n: number): string => (n / (1024 * 1024)).toFixed(3) + 'M';
+    return 'POOLS: 1\n\nSTATE: VALID PRIMARY\n' +
+      `THREADS: live ${this.pool.live}  idle ${idle} max ${this.pool.max} idle-timeout ${Math.round(this.opts.config.idleTimeout / 1000)}\n` +
+      `QUEUE: ${this.pool.queued} items\n` + lines.join('') +
+      `\nMEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 pools_used ${mb(mem.heapUsed)} pools_total ${mb(mem.heapTotal)}\nEND`;
+  }
+}
+
+/** The path to open: relative to the cwd; an empty path stays empty (and fails as clamd's does). */
+function fsPath(p: string): string {
+  return p === '' ? '' : resolvePath(p);
+}
+
+function errorResult(e: unknown): ServiceResult {
+  return { verdict: 'not-scanned', detections: [], reason: e instanceof Error ? e.message : String(e) };
+}
+
+function errnoText(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT') return 'No such file or directory';
+  if (code === 'EACCES') return 'Permission denied';
+  if (code === 'ENOTDIR') return 'Not a directory';
+  return e instanceof Error ? e.message : String(e);
+}
