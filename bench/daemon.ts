@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { repoRoot } from './util.js';
+import { waitForClamd } from '../src/daemon/clamd/client.js';
 
 const EICAR = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*', 'latin1');
 
@@ -69,22 +70,6 @@ function instream(sock: string, body: Buffer): Promise<string> {
   });
 }
 
-async function waitUp(sock: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.createConnection(sock);
-      let got = '';
-      c.on('data', (d) => { got += d.toString(); });
-      c.on('close', () => resolve(got === 'PONG\n'));
-      c.on('error', () => resolve(false));
-      c.write('nPING\n');
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`no daemon on ${sock}`);
-}
 
 function peakRss(pid: number | undefined): number {
   try {
@@ -156,7 +141,7 @@ async function main(): Promise<void> {
         : spawn(process.execPath, [join(repoRoot(), 'bin', 'vigil.js'), 'daemon', '--config', conf, '--self-check', '0'], { stdio: 'ignore' });
       procs.push(proc);
       const t0 = performance.now();
-      await waitUp(sock, 120_000);
+      await waitForClamd(sock, 120_000);
       console.log(`  ${name}: ready in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       const run = await load(sock, proc.pid, files, clients, seconds);
       results.push([name, run]);

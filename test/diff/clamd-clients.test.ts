@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vigilBin } from './run-vigil.js';
+import { waitForClamd } from '../../src/daemon/clamd/client.js';
 
 const CLAMD = ['/usr/sbin/clamd', '/usr/bin/clamd'].find((p) => existsSync(p));
 const PY = '/usr/bin/python3';
@@ -38,22 +39,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function pingUntilUp(sock: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.createConnection(sock);
-      let got = '';
-      c.on('data', (d) => { got += d.toString(); });
-      c.on('close', () => resolve(got === 'PONG\n'));
-      c.on('error', () => resolve(false));
-      c.write('nPING\n');
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`no daemon answered on ${sock}`);
-}
 
 interface Daemon { name: string; sock: string; port: number; proc: ChildProcess }
 
@@ -81,7 +66,7 @@ test('clamd clients get the same answers from vigil daemon and from clamd', { sk
         : spawn(process.execPath, [vigilBin(), 'daemon', '--config', conf], { stdio: 'ignore' });
       const d = { name, sock, port, proc };
       daemons.push(d);
-      await pingUntilUp(sock, 60_000);
+      await waitForClamd(sock, 60_000);
       return d;
     };
     const both = [await start('clamd'), await start('vigil')];
