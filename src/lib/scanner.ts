@@ -293,6 +293,9 @@ export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptio
     if (!reloader) throw new Error('this scanner has no database to reload from');
     if (!current) throw new Error('scanner closed');
     const next = await reloader();
+    // The new database's worker threads are started before it is swapped in, so that no scan waits for them.
+    await poolOf(next);
+    if (!current) { closePool(next); throw new Error('scanner closed'); }
     const old = current;
     // New scans take the new database; those in flight finish on the old one (its pool closes once they have).
     current = next;
