@@ -34,6 +34,57 @@ export interface BuiltPe {
   raws: number[];
 }
 
+export interface Pe32Header {
+  entry: number;
+  imageBase: number;
+  sizeOfImage: number;
+  /** The resource directory (RVA, size). */
+  resource?: [number, number];
+  sections: readonly { name: string; vsize: number; rva: number; rawSize: number; raw: number }[];
+}
+
+/**
+ * Writes a test packer's PE32 headers into `out` (already sized for the whole file): MZ with the
+ * PE header at 0x80, i386, 0xe0-byte optional header, alignments 0x1000/0x200, headers 0x400, 16
+ * directories, and the section table (every section read/write/execute, code and data).
+ */
+export function writePe32(out: Uint8Array, h: Pe32Header): void {
+  const o = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  out.set([0x4d, 0x5a], 0);
+  o.setUint32(0x3c, 0x80, true);
+  const pe = 0x80;
+  out.set([0x50, 0x45, 0, 0], pe);
+  o.setUint16(pe + 4, 0x14c, true);
+  o.setUint16(pe + 6, h.sections.length, true);
+  o.setUint16(pe + 20, 0xe0, true);
+  o.setUint16(pe + 22, 0x010f, true);
+  const opt = pe + 24;
+  o.setUint16(opt, 0x10b, true);
+  o.setUint32(opt + 16, h.entry, true);
+  o.setUint32(opt + 28, h.imageBase, true);
+  o.setUint32(opt + 32, 0x1000, true);
+  o.setUint32(opt + 36, 0x200, true);
+  o.setUint16(opt + 40, 4, true);
+  o.setUint16(opt + 48, 4, true);
+  o.setUint32(opt + 56, h.sizeOfImage, true);
+  o.setUint32(opt + 60, 0x400, true);
+  o.setUint16(opt + 68, 2, true);
+  o.setUint32(opt + 92, 16, true);
+  if (h.resource) {
+    o.setUint32(opt + 96 + 16, h.resource[0], true);
+    o.setUint32(opt + 96 + 20, h.resource[1], true);
+  }
+  h.sections.forEach((sec, i) => {
+    const at = pe + 0xf8 + 0x28 * i;
+    for (let k = 0; k < Math.min(8, sec.name.length); k++) out[at + k] = sec.name.charCodeAt(k);
+    o.setUint32(at + 8, sec.vsize, true);
+    o.setUint32(at + 12, sec.rva, true);
+    o.setUint32(at + 16, sec.rawSize, true);
+    o.setUint32(at + 20, sec.raw, true);
+    o.setUint32(at + 36, 0xe0000060, true);
+  });
+}
+
 /** Lays the sections out (file alignment 0x200, section alignment 0x1000, headers 0x400) as a PE32. */
 export function buildPe(sections: readonly PeSectionSpec[], entry: number, opts: { imageBase?: number; resource?: [number, number] } = {}): BuiltPe {
   const rvas: number[] = [], raws: number[] = [];
@@ -46,41 +97,11 @@ export function buildPe(sections: readonly PeSectionSpec[], entry: number, opts:
     rva = r + alignUp(Math.max(s.vsize, 1), 0x1000);
   }
   const out = new Uint8Array(raw);
-  const o = new DataView(out.buffer);
-  out.set([0x4d, 0x5a], 0);
-  o.setUint32(0x3c, 0x80, true);
-  const pe = 0x80;
-  out.set([0x50, 0x45, 0, 0], pe);
-  o.setUint16(pe + 4, 0x14c, true);
-  o.setUint16(pe + 6, sections.length, true);
-  o.setUint16(pe + 20, 0xe0, true);
-  o.setUint16(pe + 22, 0x010f, true);
-  const opt = pe + 24;
-  o.setUint16(opt, 0x10b, true);
-  o.setUint32(opt + 16, entry, true);
-  o.setUint32(opt + 28, opts.imageBase ?? 0x400000, true);
-  o.setUint32(opt + 32, 0x1000, true);
-  o.setUint32(opt + 36, 0x200, true);
-  o.setUint16(opt + 40, 4, true);
-  o.setUint16(opt + 48, 4, true);
-  o.setUint32(opt + 56, rva, true);
-  o.setUint32(opt + 60, 0x400, true);
-  o.setUint16(opt + 68, 2, true);
-  o.setUint32(opt + 92, 16, true);
-  if (opts.resource) {
-    o.setUint32(opt + 96 + 16, opts.resource[0], true);
-    o.setUint32(opt + 96 + 20, opts.resource[1], true);
-  }
-  sections.forEach((s, i) => {
-    const h = pe + 0xf8 + 0x28 * i;
-    for (let k = 0; k < Math.min(8, s.name.length); k++) out[h + k] = s.name.charCodeAt(k);
-    o.setUint32(h + 8, s.vsize, true);
-    o.setUint32(h + 12, rvas[i]!, true);
-    o.setUint32(h + 16, s.data.length, true);
-    o.setUint32(h + 20, raws[i]!, true);
-    o.setUint32(h + 36, 0xe0000060, true);
-    if (s.data.length) out.set(s.data, raws[i]!);
+  writePe32(out, {
+    entry, imageBase: opts.imageBase ?? 0x400000, sizeOfImage: rva, ...(opts.resource ? { resource: opts.resource } : {}),
+    sections: sections.map((sec, i) => ({ name: sec.name, vsize: sec.vsize, rva: rvas[i]!, rawSize: sec.data.length, raw: raws[i]! })),
   });
+  sections.forEach((sec, i) => { if (sec.data.length) out.set(sec.data, raws[i]!); });
   return { bytes: out, rvas, raws };
 }
 

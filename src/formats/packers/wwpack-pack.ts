@@ -9,6 +9,7 @@
  *
  * Why: no such packer is installed where samples are made; tests build them from code.
  */
+import { writePe32 } from './aspack-pack.js';
 
 const alignUp = (v: number, a: number): number => Math.ceil(v / a) * a;
 
@@ -161,35 +162,9 @@ export function wwPack(sections: readonly WwSection[], entry = 0x1000): Uint8Arr
   table.push(['.WWP32', loaderRva, alignUp(loader.length, 0x1000), raw, loader.length]);
   const fileLen = raw + alignUp(loader.length, 0x200);
   const out = new Uint8Array(fileLen);
-  const o = new DataView(out.buffer);
-  out.set([0x4d, 0x5a], 0);
-  o.setUint32(0x3c, 0x80, true);
-  const pe = 0x80;
-  out.set([0x50, 0x45, 0, 0], pe);
-  o.setUint16(pe + 4, 0x14c, true);
-  o.setUint16(pe + 6, table.length, true);
-  o.setUint16(pe + 20, 0xe0, true);
-  o.setUint16(pe + 22, 0x010f, true);
-  const opt = pe + 24;
-  o.setUint16(opt, 0x10b, true);
-  o.setUint32(opt + 16, loaderRva, true);
-  o.setUint32(opt + 28, 0x400000, true);
-  o.setUint32(opt + 32, 0x1000, true);
-  o.setUint32(opt + 36, 0x200, true);
-  o.setUint16(opt + 40, 4, true);
-  o.setUint16(opt + 48, 4, true);
-  o.setUint32(opt + 56, loaderRva + alignUp(loader.length, 0x1000), true);
-  o.setUint32(opt + 60, 0x400, true);
-  o.setUint16(opt + 68, 2, true);
-  o.setUint32(opt + 92, 16, true);
-  table.forEach(([name, srva, vsize, sraw, size], i) => {
-    const s = pe + 0xf8 + 0x28 * i;
-    for (let k = 0; k < Math.min(8, name.length); k++) out[s + k] = name.charCodeAt(k);
-    o.setUint32(s + 8, vsize, true);
-    o.setUint32(s + 12, srva, true);
-    o.setUint32(s + 16, size, true);
-    o.setUint32(s + 20, sraw, true);
-    o.setUint32(s + 36, 0xe0000060, true);
+  writePe32(out, {
+    entry: loaderRva, imageBase: 0x400000, sizeOfImage: loaderRva + alignUp(loader.length, 0x1000),
+    sections: table.map(([name, srva, vsize, sraw, size]) => ({ name, vsize, rva: srva, rawSize: size, raw: sraw })),
   });
   table.forEach(([, , , sraw], i) => out.set(i < streams.length ? streams[i]! : loader, sraw));
   return out;
