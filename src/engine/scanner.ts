@@ -178,6 +178,13 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
   let exec: ExecInfo | undefined;
   let execFailed = false;
   let execTarget: number | undefined;
+  // Several raw passes over the layer's own bytes (binary data has two) share one atom pass and one
+  // digest per hash: the first pass matches the parts of every raw pass's targets, later passes
+  // take their own from what it recorded.
+  const rawPasses = info.passes.filter((p) => p.input === 'raw');
+  const shared: PassMemo | undefined = rawPasses.length > 1
+    ? { targets: new Set(rawPasses.flatMap((p) => p.targets)), windows: new Map(), digests: new Map() }
+    : undefined;
   for (const pass of info.passes) {
     const t = pass.targets[0];
     if (pass.input === 'raw' && t !== undefined && EXEC_KIND[t] && execTarget === undefined) {
@@ -240,7 +247,7 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
       }
       continue;
     }
-    out.push(...rawPass(engine, src, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter, yaraMemo));
+    out.push(...rawPass(engine, src, pass.targets, info.type, useExec ? exec : undefined, useExec && execFailed, opts, counter, yaraMemo, true, shared));
     if (first()) return result();
   }
   return result();
@@ -250,7 +257,7 @@ export function scanLayerCounted(engine: EnginePorts, src: Source, opts: LayerOp
 function rawPass(
   engine: EnginePorts, src: Source, targetList: number[], fileType: string,
   exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, counter: { blocks: number },
-  yaraMemo: Map<Source, Detection[]>, withHashes = true,
+  yaraMemo: Map<Source, Detection[]>, withHashes = true, memo?: PassMemo,
 ): Detection[] {
   const targets = new Set(targetList);
   const typeTarget = targetList[0] !== 0 ? targetList[0] : undefined;
@@ -262,7 +269,7 @@ function rawPass(
   // Hashes are fed the same windows as the matcher (each byte once), as ClamAV does.
   const algos = engine.hashes && withHashes ? engine.hashes.algorithmsFor(src.size) : [];
   const hashers = src.whole ? [] : algos.map((a) => createHash(a));
-  const body = windowedBody(engine.body, src, targets, typeTarget, exec, execFailed, opts, hashers.length > 0 ? (chunk) => { for (const h of hashers) h.update(chunk); } : undefined, yaraLayer?.onHit);
+  const body = windowedBody(engine.body, src, targets, typeTarget, exec, execFailed, opts, hashers.length > 0 ? (chunk) => { for (const h of hashers) h.update(chunk); } : undefined, yaraLayer?.onHit, memo);
   out.push(...body.detections);
   // ClamAV counts each window as it reads it and stops at the first detection's window.
   const upTo = first() ? body.firstWindow + 1 : body.windowBlocks.length;
@@ -271,7 +278,11 @@ function rawPass(
   if (engine.hashes && withHashes) {
     for (let i = 0; i < algos.length; i++) {
       const algo = algos[i]!;
-      const digest = src.whole ? createHash(algo).update(src.whole).digest() : hashers[i]!.digest();
+      let digest = memo?.digests.get(algo);
+      if (!digest) {
+        digest = src.whole ? createHash(algo).update(src.whole).digest() : hashers[i]!.digest();
+        memo?.digests.set(algo, digest);
+      }
       for (const h of engine.hashes.lookup(algo, digest, src.size)) {
         out.push({ name: h.name, kind: 'hash', db: h.db, line: h.line, layer: opts.layer });
         if (first()) return out;
@@ -448,11 +459,22 @@ function finishWithWindows(body: BodyDatabase, c: Collector, opts: LayerOptions)
   return { detections: cands.map((x) => x.d), firstWindow: cands[0]?.key[0] ?? -1 };
 }
 
+/**
+ * What the raw passes over one layer share: the part matches of each window (for the union of
+ * their targets; a pass keeps those of its own targets) and each hash's digest of the layer.
+ */
+interface PassMemo {
+  targets: ReadonlySet<number>;
+  /** Keyed by `offset:length`: passes whose windows differ (another overlap) scan their own. */
+  windows: Map<string, PartMatch[]>;
+  digests: Map<HashAlgo, Buffer>;
+}
+
 /** Windowed raw body pass over a layer (ClamAV `cli_scan_fmap`'s loop); `feed` gets each byte once. */
 function windowedBody(
   body: BodyDatabase, src: Source, targets: ReadonlySet<number>, typeTarget: number | undefined,
   exec: ExecInfo | undefined, execFailed: boolean, opts: LayerOptions, feed?: (chunk: Uint8Array) => void,
-  onForeign?: (entry: number, pos: number) => void,
+  onForeign?: (entry: number, pos: number) => void, memo?: PassMemo,
 ): { detections: Detection[]; subsigMatches: Map<string, number[]>; windowBlocks: number[]; firstWindow: number } {
   const c = newCollector();
   const windowBlocks: number[] = [];
@@ -467,8 +489,20 @@ function windowedBody(
     if (feed && offset + n > fed) { feed(data.subarray(fed - offset)); fed = offset + n; }
     // The window's end counts as end of data for right-edge classes, as in ClamAV.
     const subject = { data, base: offset, layerLength: offset + n };
-    const matches: PartMatch[] = [];
-    body.scan(subject, 0, n, targets, matches, undefined, onForeign);
+    let matches: PartMatch[];
+    const key = memo ? `${offset}:${n}` : '';
+    const known = memo?.windows.get(key);
+    if (known) {
+      matches = known.filter((m) => targets.has(body.sigs[body.parts[m.part]!.sig]!.target));
+    } else if (memo) {
+      const all: PartMatch[] = [];
+      body.scan(subject, 0, n, memo.targets, all, undefined, onForeign);
+      memo.windows.set(key, all);
+      matches = all.filter((m) => targets.has(body.sigs[body.parts[m.part]!.sig]!.target));
+    } else {
+      matches = [];
+      body.scan(subject, 0, n, targets, matches, undefined, onForeign);
+    }
     collect(body, matches, c, window, data, offset, typeTarget, exec, execFailed, false, opts);
     windowBlocks.push(Math.floor(n / COUNT_PRECISION));
     if (n < SCAN_WINDOW) break;

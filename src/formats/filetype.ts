@@ -1304,7 +1304,12 @@ export interface EmbeddedType {
 /** ClamAV keeps at most this many embedded types per layer, ZIP entries aside (MAX_EMBEDDED_OBJ). */
 export const MAX_EMBEDDED_OBJ = 10;
 
-/** The literal bytes of a part's static run (what a native search can look for), and where they start in the part. */
+/**
+ * The literal bytes of a part's static run (what a native search can look for), and where they
+ * start in the part. Leading 0x00 and 0xff bytes are left out of the searched bytes (the part is
+ * verified whole at each candidate anyway): a search led by a byte that fills padding and sparse
+ * data would stop at nearly every position of such data.
+ */
 function staticRun(part: Part): { bytes: Buffer; at: number } {
   const out: number[] = [];
   for (let k = part.prefix; k < part.elems.length; k++) {
@@ -1312,7 +1317,9 @@ function staticRun(part: Part): { bytes: Buffer; at: number } {
     if (e.set || e.mask !== 0xff) break;
     out.push(e.value);
   }
-  return { bytes: Buffer.from(out), at: part.prefix };
+  let lead = 0;
+  while (lead < out.length - 1 && (out[lead] === 0x00 || out[lead] === 0xff)) lead++;
+  return { bytes: Buffer.from(out.slice(lead)), at: part.prefix + lead };
 }
 
 interface EmbeddedSig { sig: TypeSignature; runs: { bytes: Buffer; at: number }[] }
