@@ -30,6 +30,8 @@ export interface ServiceResult {
 export interface ServiceScanOptions {
   /** Report every detection (clamd's ALLMATCHSCAN). */
   allmatch?: boolean;
+  /** The bytes may move to a scanning thread (their buffer is unusable after the call). */
+  transfer?: boolean;
 }
 
 export interface ScanService {

@@ -51,6 +51,12 @@ export interface PerScanOptions {
   allmatch?: boolean;
   /** Name of the scanned object, echoed in the result (a path, an upload's file name). */
   name?: string;
+  /**
+   * `scanBuffer` only: the buffer's memory may move to a scanning thread instead of being copied
+   * (when the view spans a whole, unshared ArrayBuffer). The caller must not use it afterwards: it
+   * is detached once the scan starts in a worker.
+   */
+  transfer?: boolean;
 }
 
 export interface DatabaseInfo {
@@ -226,7 +232,8 @@ export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptio
     if (over) return report(d, started, bytes.byteLength, opts, { verdict: 'not-scanned', reason: over });
     const pool = await poolOf(d);
     // Without a transfer list the bytes are copied to the worker: the caller's buffer stays usable.
-    return runEngine(d, started, bytes.byteLength, opts, (e, o) => (pool ? pool.run({ bytes, opts: o }) : e.scan(bytes, o)));
+    const transfer = opts.transfer === true && movable(bytes) ? [bytes.buffer as ArrayBuffer] : [];
+    return runEngine(d, started, bytes.byteLength, opts, (e, o) => (pool ? pool.run({ bytes, opts: o }, transfer) : e.scan(bytes, o)));
   };
 
   const scanFile = async (path: string, opts: PerScanOptions = {}): Promise<ScanReport> => {
@@ -256,7 +263,9 @@ export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptio
       return report(d, started, size, named, { verdict: 'not-scanned', reason: `can't read file: ${errText(e)}` });
     }
     const pool = await poolOf(d);
-    return runEngine(d, started, bytes.byteLength, named, (e, o) => (pool ? pool.run({ bytes, opts: o }) : e.scan(bytes, o)));
+    // The file's bytes are this call's own: they move to the worker rather than being copied.
+    const transfer = movable(bytes) ? [bytes.buffer as ArrayBuffer] : [];
+    return runEngine(d, started, bytes.byteLength, named, (e, o) => (pool ? pool.run({ bytes, opts: o }, transfer) : e.scan(bytes, o)));
   };
 
   const scanStream = async (stream: ByteSource, opts: PerScanOptions = {}): Promise<ScanReport> => {
@@ -329,10 +338,17 @@ export function serviceOf(scanner: Scanner): ScanService {
   };
   return {
     version: () => scanner.version().line,
-    scanBuffer: async (bytes: Uint8Array, opts?: ServiceScanOptions) => toService(await scanner.scanBuffer(bytes, opts?.allmatch !== undefined ? { allmatch: opts.allmatch } : {})),
+    scanBuffer: async (bytes: Uint8Array, opts?: ServiceScanOptions) => toService(await scanner.scanBuffer(bytes, {
+      ...(opts?.allmatch !== undefined ? { allmatch: opts.allmatch } : {}), ...(opts?.transfer ? { transfer: true } : {}),
+    })),
     scanPath: async (path: string, opts?: ServiceScanOptions) => toService(await scanner.scanFile(path, opts?.allmatch !== undefined ? { allmatch: opts.allmatch } : {})),
     reload: () => scanner.reload(),
   };
+}
+
+/** Whether a view is all of an ArrayBuffer that can be transferred (not shared, not a pool slab). */
+function movable(bytes: Uint8Array): boolean {
+  return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > 0;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -23,11 +23,11 @@ export function createSummer(init: { table: SharedArrayBuffer }): (task: { bytes
 }
 
 /** Factory: a handler that throws on demand or kills its worker. */
-export function createFaulty(): (task: { mode: 'ok' | 'throw' | 'crash' }) => string {
+export function createFaulty(): (task: { mode: 'ok' | 'throw' | 'crash'; bytes?: Uint8Array }) => string {
   return (task) => {
     if (task.mode === 'throw') throw new Error('task failed on purpose');
     if (task.mode === 'crash') process.exit(3);
-    return 'ok';
+    return task.bytes ? `ok ${task.bytes.byteLength}` : 'ok';
   };
 }
 
@@ -145,6 +145,24 @@ if (isMainThread) {
         await assert.rejects(crash, /exited|crashed/);
         const results = await Promise.all([pool.run({ mode: 'ok' }), pool.run({ mode: 'ok' }), pool.run({ mode: 'ok' })]);
         assert.deepEqual(results, ['ok', 'ok', 'ok']);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('WorkerPool fails, never runs empty, a task whose bytes had moved to a worker that died', async () => {
+      const pool = await WorkerPool.create<{ mode: 'ok' | 'throw' | 'crash'; bytes?: Uint8Array }, string>({ module: self, exportName: 'createFaulty', init: null, size: 1 });
+      try {
+        const crash = pool.run({ mode: 'crash' });
+        const bytes = new Uint8Array(1000).fill(7);
+        const moved = pool.run({ mode: 'ok', bytes }, [bytes.buffer]);
+        const copied = pool.run({ mode: 'ok', bytes: new Uint8Array(500) });
+        await assert.rejects(crash, /exited/);
+        assert.equal(bytes.byteLength, 0, 'the buffer was transferred');
+        // Queued behind the crash on the same worker: it fails; a copied task runs again elsewhere.
+        await assert.rejects(moved, /before running a task/);
+        assert.equal(await copied, 'ok 500');
+        assert.equal(await pool.run({ mode: 'ok' }), 'ok');
       } finally {
         await pool.close();
       }

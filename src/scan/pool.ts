@@ -198,7 +198,9 @@ export class WorkerPool<Task, Result> {
         if (i >= 0) this.slots.splice(i, 1);
         const [job, ...rest] = slot.jobs.splice(0);
         job?.reject(new Error('worker exited while running a task'));
-        this.queue.unshift(...rest);
+        // Tasks whose memory moved to the dead worker cannot run again: they fail instead.
+        for (const j of rest) if (j.transfer.length > 0) j.reject(new Error('worker exited before running a task'));
+        this.queue.unshift(...rest.filter((j) => j.transfer.length === 0));
         if (!this.closing) {
           this.spawn().then(
             () => this.dispatch(),

@@ -6,7 +6,6 @@
  * INSTREAM's binary chunks are read with `readExact`. Node delivers no packet boundaries, so "one
  * packet" for old-style commands means "what has arrived so far".
  */
-import type { Socket } from 'node:net';
 
 /** clamd's per-connection command buffer is PATH_MAX + 8 bytes; a fuller buffer drops the connection. */
 export const MAX_COMMAND_BYTES = 4096 + 8;
@@ -44,17 +43,29 @@ function chomp(s: string): string {
   return s.slice(0, e);
 }
 
-/** Buffers a socket's data and hands it out as commands or exact byte counts. */
+/** The events of a connection the reader listens to (a `net.Socket`, or a socket that also receives descriptors). */
+export interface ByteSource {
+  on(event: 'data', listener: (d: Buffer) => void): unknown;
+  on(event: 'end' | 'close' | 'error', listener: () => void): unknown;
+}
+
+/**
+ * Buffers a socket's data and hands it out as commands or exact byte counts. Received chunks are
+ * queued as they came: a read inside one chunk is a view of it, and only reads that straddle
+ * chunks (or a command split across them) copy.
+ */
 export class RequestReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private size = 0;
   private ended = false;
   private wake: (() => void) | undefined;
   private stopped = false;
 
-  constructor(private readonly socket: Socket) {
+  constructor(socket: ByteSource) {
     socket.on('data', (d: Buffer) => {
-      if (this.stopped) return;
-      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+      if (this.stopped || d.length === 0) return;
+      this.chunks.push(d);
+      this.size += d.length;
       this.notify();
     });
     socket.on('end', () => { this.ended = true; this.notify(); });
@@ -79,24 +90,53 @@ export class RequestReader {
   /** Drops what is buffered and everything that arrives from now on (the connection is finishing). */
   stop(): void {
     this.stopped = true;
-    this.buf = Buffer.alloc(0);
+    this.chunks = [];
+    this.size = 0;
   }
 
-  get pending(): number { return this.buf.length; }
+  get pending(): number { return this.size; }
   get isEnded(): boolean { return this.ended; }
+
+  /** The first `n` buffered bytes (at most what is buffered) as one buffer, merging front chunks if needed. */
+  private front(n: number): Buffer {
+    const want = Math.min(n, this.size);
+    const first = this.chunks[0];
+    if (!first) return Buffer.alloc(0);
+    if (first.length >= want) return first;
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < want) {
+      const c = this.chunks.shift()!;
+      parts.push(c);
+      got += c.length;
+    }
+    const merged = Buffer.concat(parts, got);
+    this.chunks.unshift(merged);
+    return merged;
+  }
+
+  /** Removes `n` bytes (at most what is buffered) from the front. */
+  private consume(n: number): void {
+    this.size -= n;
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= n) { this.chunks.shift(); n -= c.length; } else { this.chunks[0] = c.subarray(n); n = 0; }
+    }
+  }
 
   /** The next command; `timeoutMs` bounds the whole wait for a complete one. */
   async readCommand(timeoutMs: number): Promise<ReadResult> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const got = takeCommand(this.buf);
+      const head = this.front(MAX_COMMAND_BYTES);
+      const got = takeCommand(head);
       if (got) {
-        this.buf = this.buf.subarray(got.used);
+        this.consume(got.used);
         return got.frame;
       }
-      if (this.buf.length >= MAX_COMMAND_BYTES) return { kind: 'overflow' };
+      if (this.size >= MAX_COMMAND_BYTES) return { kind: 'overflow' };
       if (this.ended) return { kind: 'eof' };
-      if (!(await this.waitData(deadline - Date.now())) && !takeCommand(this.buf)) {
+      if (!(await this.waitData(deadline - Date.now())) && !takeCommand(this.front(MAX_COMMAND_BYTES))) {
         return this.ended ? { kind: 'eof' } : { kind: 'timeout' };
       }
     }
@@ -104,12 +144,51 @@ export class RequestReader {
 
   /** Exactly `n` bytes; `timeoutMs` bounds each wait for more data. */
   async readExact(n: number, timeoutMs: number): Promise<Buffer | 'eof' | 'timeout'> {
-    while (this.buf.length < n) {
+    while (this.size < n) {
       if (this.ended) return 'eof';
       if (!(await this.waitData(timeoutMs))) return this.ended ? 'eof' : 'timeout';
     }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
+    return this.take(n);
+  }
+
+  /**
+   * Exactly `n` bytes as the list of views they arrived in (no copy); `timeoutMs` bounds each wait
+   * for more data. For bulk data whose reader assembles it once.
+   */
+  async readParts(n: number, timeoutMs: number, into: Buffer[]): Promise<'ok' | 'eof' | 'timeout'> {
+    let left = n;
+    while (left > 0) {
+      if (this.size === 0) {
+        if (this.ended) return 'eof';
+        if (!(await this.waitData(timeoutMs))) return this.ended ? 'eof' : 'timeout';
+        continue;
+      }
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, left);
+      into.push(k === c.length ? c : c.subarray(0, k));
+      this.consume(k);
+      left -= k;
+    }
+    return 'ok';
+  }
+
+  private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      this.consume(n);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - at);
+      c.copy(out, at, 0, k);
+      this.consume(k);
+      at += k;
+    }
     return out;
   }
 }

@@ -4,7 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandsList, parseCommand } from './commands.js';
-import { takeCommand } from './framing.js';
+import { EventEmitter } from 'node:events';
+import { RequestReader, takeCommand } from './framing.js';
 import { parseConfig, parseSize } from './config.js';
 
 describe('parseCommand', () => {
@@ -89,5 +90,46 @@ describe('parseConfig', () => {
     assert.equal(parseSize('1M'), 1048576);
     assert.equal(parseSize('1g'), 1024 ** 3);
     assert.equal(parseSize('1T'), undefined);
+  });
+});
+
+describe('RequestReader', () => {
+  it('reads commands and exact counts across chunk boundaries, views within one chunk', async () => {
+    const src = new EventEmitter();
+    const reader = new RequestReader(src as unknown as ConstructorParameters<typeof RequestReader>[0]);
+    const payload = Buffer.from(Array.from({ length: 300 }, (_, i) => i & 0xff));
+    const whole = Buffer.concat([Buffer.from('zINS'), Buffer.from('TREAM\0'), Buffer.from([0, 0, 1]), Buffer.concat([Buffer.from([44]), payload.subarray(0, 100)]), payload.subarray(100, 300), Buffer.from('nPING\n')]);
+    // Delivered in uneven chunks, some before and some after the reads ask for them.
+    const cuts = [3, 7, 11, 13, 120, 410, whole.length];
+    let at = 0;
+    for (const c of cuts.slice(0, 3)) { src.emit('data', whole.subarray(at, c)); at = c; }
+    const cmd = await reader.readCommand(1000);
+    assert.deepEqual(cmd, { kind: 'command', text: 'INSTREAM', term: '\0', oldStyle: false });
+    const pendingHeader = reader.readExact(4, 1000);
+    for (const c of cuts.slice(3)) { src.emit('data', whole.subarray(at, c)); at = c; }
+    const h = await pendingHeader;
+    assert.ok(Buffer.isBuffer(h));
+    assert.equal(h.readUInt32BE(0), 300);
+    const parts: Buffer[] = [];
+    assert.equal(await reader.readParts(300, 1000, parts), 'ok');
+    assert.ok(parts.length >= 2, 'the payload arrived in several chunks and is handed out as views');
+    assert.deepEqual(Buffer.concat(parts), payload);
+    assert.deepEqual(await reader.readCommand(1000), { kind: 'command', text: 'PING', term: '\n', oldStyle: false });
+    assert.equal(reader.pending, 0);
+    src.emit('end');
+    assert.deepEqual(await reader.readCommand(1000), { kind: 'eof' });
+    assert.equal(await reader.readExact(1, 1000), 'eof');
+  });
+
+  it('times out a read that never completes, and reports a command buffer overflow', async () => {
+    const src = new EventEmitter();
+    const reader = new RequestReader(src as unknown as ConstructorParameters<typeof RequestReader>[0]);
+    src.emit('data', Buffer.from('zPI'));
+    assert.deepEqual(await reader.readCommand(30), { kind: 'timeout' });
+    assert.equal(await reader.readParts(10, 30, []), 'timeout');
+    const big = new EventEmitter();
+    const r2 = new RequestReader(big as unknown as ConstructorParameters<typeof RequestReader>[0]);
+    for (let i = 0; i < 5; i++) big.emit('data', Buffer.alloc(1000, 0x7a));
+    assert.deepEqual(await r2.readCommand(1000), { kind: 'overflow' });
   });
 });

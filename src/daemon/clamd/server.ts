@@ -207,6 +207,7 @@ export class ClamdServer {
     const cfg = this.opts.config;
     let quota = cfg.streamMaxLength;
     const parts: Buffer[] = [];
+    let total = 0;
     for (;;) {
       const h = await conn.reader.readExact(4, cfg.readTimeout);
       if (h === 'eof') return false;
@@ -215,13 +216,17 @@ export class ClamdServer {
       if (len === 0) break;
       if (len > quota) { this.send(conn, 'INSTREAM size limit exceeded. ERROR'); return false; }
       quota -= len;
-      const d = await conn.reader.readExact(len, cfg.readTimeout);
+      total += len;
+      const d = await conn.reader.readParts(len, cfg.readTimeout, parts);
       if (d === 'eof') return false;
       if (d === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return false; }
-      parts.push(Buffer.from(d));
     }
-    const data = Buffer.concat(parts);
-    const res = await this.pool.run('INSTREAM', () => this.opts.service.scanBuffer(data).catch(errorResult));
+    // One copy into memory of its own, which moves to the scanning thread without another.
+    const data = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) { data.set(p, at); at += p.length; }
+    parts.length = 0;
+    const res = await this.pool.run('INSTREAM', () => this.opts.service.scanBuffer(data, { transfer: true }).catch(errorResult));
     this.reportOne(conn, 'stream', res, false);
     return true;
   }
