@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { ClamdServer } from '../../src/daemon/clamd/server.js';
 import { parseConfig } from '../../src/daemon/clamd/config.js';
 import { EngineScanService } from '../../src/daemon/clamd/engine-service.js';
+import { createScanner, serviceOf } from '../../src/lib/scanner.js';
 
 const CLAMD = '/usr/sbin/clamd';
 const CLAMDSCAN = spawnSync('sh', ['-c', 'command -v clamdscan']).stdout.toString().trim();
@@ -187,6 +188,29 @@ describe('vigil clamd protocol agrees with clamd', { skip }, () => {
     await same('unknown inside', ['zIDSESSION\0zPING\0zFOO\0']);
     await same('over limit inside', ['nIDSESSION\nnINSTREAM\n', chunk(Buffer.alloc(70_000))]);
     await same('old style inside', ['zIDSESSION\0zPING\0', 'PING'], { gapMs: 50 });
+  });
+
+  it('IDSESSION replies as scans finish: a PING overtakes a slow SCAN, with the request numbers', async () => {
+    // A 20 MiB file (under MaxFileSize) takes both daemons a while; the PING read after it does not.
+    const slow = join(dir, 'slow.bin');
+    const bytes = Buffer.alloc(20 * 1024 * 1024);
+    let x = 20261129;
+    for (let i = 0; i < bytes.length; i += 4) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; bytes.writeInt32LE(x | 0, i); }
+    writeFileSync(slow, bytes);
+    // vigil with scans in a worker thread (the shared server above scans on its own thread).
+    const sock = join(dir, 'vigil-threads.sock');
+    const scanner = await createScanner({ databases: [join(dir, 'db')], threads: 1, cache: false });
+    const threaded = new ClamdServer({ service: serviceOf(scanner), config: parseConfig(confText(dir, sock)).config });
+    await threaded.listen();
+    try {
+      const req = ['zIDSESSION\0', `zSCAN ${slow}\0zPING\0zEND\0`];
+      const [a, b] = await Promise.all([exchange(clamdSock, req), exchange(sock, req)]);
+      assert.equal(a.toString('latin1'), `2: PONG\0` + `1: ${slow}: OK\0`, 'clamd answers the PING first');
+      assert.equal(b.toString('latin1'), a.toString('latin1'));
+    } finally {
+      await threaded.close();
+      await scanner.close();
+    }
   });
 
   it('STATS shape, FILDES without a descriptor, RELOAD', async () => {

@@ -9,7 +9,10 @@
  *   await server.close();                  // stops listening, ends connections, removes the socket file
  * `onShutdown` is called after a SHUTDOWN/QUIT command has closed the server (the caller exits).
  * RELOAD replies `RELOADING` and calls `service.reload()` in the background.
- * Concurrency: at most `config.maxThreads` commands execute at once; later ones wait.
+ * Concurrency: at most `config.maxThreads` commands execute at once; later ones wait. Inside
+ * IDSESSION a scan runs while the next commands are read, and its reply, numbered with its request,
+ * goes out when it ends (a PING can overtake a slow SCAN, as with clamd); at most `MaxQueue` of a
+ * session's commands are pending, and END closes the connection once every reply is sent.
  * FILDES: Node cannot receive a descriptor, so FILDES always answers `No file descriptor received. ERROR`.
  */
 import net from 'node:net';
@@ -58,6 +61,8 @@ class Pool {
 }
 
 interface Conn { sock: net.Socket; reader: RequestReader; term: Terminator; id: number }
+/** Where one command's replies go: its connection, terminator and session id, fixed when it is read. */
+type ReplyTo = Pick<Conn, 'sock' | 'term' | 'id'>;
 
 export class ClamdServer {
   private readonly servers: net.Server[] = [];
@@ -124,7 +129,7 @@ export class ClamdServer {
     return s;
   }
 
-  private send(conn: Conn, text: string, term: Terminator = conn.term): void {
+  private send(conn: ReplyTo, text: string, term: Terminator = conn.term): void {
     if (conn.sock.destroyed || !conn.sock.writable) return;
     conn.sock.write(conn.id > 0 ? `${conn.id}: ${text}${term}` : `${text}${term}`);
   }
@@ -140,7 +145,19 @@ export class ClamdServer {
 
   private async converse(sock: net.Socket, reader: RequestReader): Promise<void> {
     const conn: Conn = { sock, reader, term: '\n', id: 0 };
+    // Inside IDSESSION, scans run while later commands are read: replies come as they finish, each
+    // with its request's number (clamd's interleaved replies). The session ends once all are sent.
+    const inflight = new Set<Promise<void>>();
+    try {
+      await this.commands(conn, inflight);
+    } finally {
+      await Promise.allSettled([...inflight]);
+    }
+  }
+
+  private async commands(conn: Conn, inflight: Set<Promise<void>>): Promise<void> {
     const cfg = this.opts.config;
+    const reader = conn.reader;
     let session = false;
     let seq = 0;
     for (;;) {
@@ -163,14 +180,25 @@ export class ClamdServer {
       }
       if (cmd.name === 'IDSESSION' && !session) { session = true; continue; }
       if (cmd.name === 'END' && session) return;
-      const keepGoing = await this.execute(conn, cmd);
+      // At most MaxQueue of a session's commands wait or run at once; reading pauses until one ends.
+      while (session && inflight.size >= Math.max(1, cfg.maxQueue)) await Promise.race(inflight);
+      const keepGoing = await this.execute(conn, cmd, session ? inflight : undefined);
       if (!session || !keepGoing) return;
     }
   }
 
+  /** Runs a scan job now (awaited), or inside a session in the background, tracked in `inflight`. */
+  private async dispatch(name: string, job: () => Promise<void>, inflight: Set<Promise<void>> | undefined): Promise<void> {
+    const run = this.pool.run(name, job).catch((e: unknown) => { this.opts.log?.(`${name} failed: ${String(e)}`); });
+    if (!inflight) { await run; return; }
+    const tracked = run.finally(() => inflight.delete(tracked));
+    inflight.add(tracked);
+  }
+
   /** Runs one command; returns false when the connection must close. */
-  private async execute(conn: Conn, cmd: ParsedCommand): Promise<boolean> {
+  private async execute(conn: Conn, cmd: ParsedCommand, inflight?: Set<Promise<void>>): Promise<boolean> {
     const svc = this.opts.service;
+    const to: ReplyTo = { sock: conn.sock, term: conn.term, id: conn.id };
     switch (cmd.name) {
       case 'UNKNOWN': case 'END': case 'IDSESSION':
         this.send(conn, 'UNKNOWN COMMAND');
@@ -196,14 +224,14 @@ export class ClamdServer {
         this.send(conn, 'No file descriptor received. ERROR');
         return true;
       }
-      case 'INSTREAM': return this.instream(conn);
+      case 'INSTREAM': return this.instream(conn, to, inflight);
       case 'SCAN': case 'CONTSCAN': case 'MULTISCAN': case 'ALLMATCHSCAN':
-        await this.pool.run(cmd.name, () => this.scanCommand(conn, cmd.name, cmd.arg ?? ''));
+        await this.dispatch(cmd.name, () => this.scanCommand(to, cmd.name, cmd.arg ?? ''), inflight);
         return true;
     }
   }
 
-  private async instream(conn: Conn): Promise<boolean> {
+  private async instream(conn: Conn, to: ReplyTo, inflight: Set<Promise<void>> | undefined): Promise<boolean> {
     const cfg = this.opts.config;
     let quota = cfg.streamMaxLength;
     const parts: Buffer[] = [];
@@ -226,13 +254,15 @@ export class ClamdServer {
     let at = 0;
     for (const p of parts) { data.set(p, at); at += p.length; }
     parts.length = 0;
-    const res = await this.pool.run('INSTREAM', () => this.opts.service.scanBuffer(data, { transfer: true }).catch(errorResult));
-    this.reportOne(conn, 'stream', res, false);
+    await this.dispatch('INSTREAM', async () => {
+      const res = await this.opts.service.scanBuffer(data, { transfer: true }).catch(errorResult);
+      this.reportOne(to, 'stream', res, false);
+    }, inflight);
     return true;
   }
 
   /** Replies for one scanned object; returns whether it was infected and whether it errored. */
-  private reportOne(conn: Conn, path: string, res: ServiceResult, allmatch: boolean): { found: boolean; error: boolean } {
+  private reportOne(conn: ReplyTo, path: string, res: ServiceResult, allmatch: boolean): { found: boolean; error: boolean } {
     if (res.verdict === 'infected' && res.detections.length > 0) {
       const list = allmatch ? res.detections : res.detections.slice(0, 1);
       for (const d of list) this.send(conn, `${path}: ${d.name} FOUND`);
@@ -254,7 +284,7 @@ export class ClamdServer {
    * inode; symlinks skipped unless followed; leading `//` and trailing `/` trimmed) and its tally:
    * `<path>: OK` closes the reply when nothing was infected and not every visited entry errored.
    */
-  private async scanCommand(conn: Conn, name: string, argIn: string): Promise<void> {
+  private async scanCommand(conn: ReplyTo, name: string, argIn: string): Promise<void> {
     const cfg = this.opts.config;
     let path = argIn;
     if (path.length > 1) {
