@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClamdServer } from '../../src/daemon/clamd/server.js';
@@ -27,7 +27,10 @@ const skip = existsSync(CLAMD) ? false : `${CLAMD} is not installed (package cla
 const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
 
 function confText(dir: string, sock: string): string {
+  // Each daemon's VirusEvent appends to its own file: the variables, and %v / %f substituted.
+  const events = `${sock}.events`;
   return [
+    `VirusEvent echo "[%v] [%f] [$CLAM_VIRUSEVENT_VIRUSNAME] [$CLAM_VIRUSEVENT_FILENAME] [$HOME]" >> ${events}`,
     `LocalSocket ${sock}`, `DatabaseDirectory ${join(dir, 'db')}`, 'Foreground yes', `TemporaryDirectory ${dir}`,
     'StreamMaxLength 64K', 'CommandReadTimeout 2', 'ReadTimeout 2', 'MaxThreads 4', `LogFile ${join(dir, 'clamd.log')}`, '',
   ].join('\n');
@@ -211,6 +214,19 @@ describe('vigil clamd protocol agrees with clamd', { skip }, () => {
       await threaded.close();
       await scanner.close();
     }
+  });
+
+  it('VirusEvent: the same command lines, environment and names as clamd, before the reply', async () => {
+    for (const f of [`${clamdSock}.events`, `${vigilSock}.events`]) rmSync(f, { force: true });
+    await same('SCAN', [`zSCAN ${tree}/eicar.com\0`]);
+    await same('INSTREAM', [Buffer.concat([Buffer.from('zINSTREAM\0'), chunk(EICAR), ZERO])]);
+    await same('CONTSCAN', [`zCONTSCAN ${tree}/sub\0`]);
+    await same('clean', [`zSCAN ${tree}/clean.txt\0`]);
+    const a = readFileSync(`${clamdSock}.events`, 'utf8');
+    const b = readFileSync(`${vigilSock}.events`, 'utf8');
+    assert.equal(a.split('\n').filter(Boolean).length, 3, a);
+    assert.match(a, /^\[Test\.EICAR\.NDB\.UNOFFICIAL\] \[The filename format character has been disabled.*\] \[Test\.EICAR\.NDB\.UNOFFICIAL\] \[instream\(local\)\] \[\]$/m);
+    assert.equal(b, a);
   });
 
   it('STATS shape, FILDES without a descriptor, RELOAD', async () => {

@@ -28,6 +28,8 @@ export interface ClamdConfig {
   databaseDirectory?: string;
   temporaryDirectory?: string;
   foreground: boolean;
+  /** A shell command run for each infected object (`%v`: the virus name; the object's name and the virus name in its environment). */
+  virusEvent?: string;
 }
 
 export function defaultConfig(): ClamdConfig {
@@ -49,7 +51,7 @@ const KEYS: Record<string, Kind> = {
   MaxConnectionQueueLength: 'number', StreamMaxLength: 'size', MaxThreads: 'number', MaxQueue: 'number',
   ReadTimeout: 'seconds', CommandReadTimeout: 'seconds', IdleTimeout: 'seconds', AllowAllMatchScan: 'bool',
   MaxDirectoryRecursion: 'number', FollowDirectorySymlinks: 'bool', FollowFileSymlinks: 'bool', ExcludePath: 'string',
-  DatabaseDirectory: 'string', TemporaryDirectory: 'string', Foreground: 'bool',
+  DatabaseDirectory: 'string', TemporaryDirectory: 'string', Foreground: 'bool', VirusEvent: 'string',
 };
 
 /** clamd's size syntax: digits with an optional K, M or G suffix (any case). */
@@ -137,6 +139,7 @@ function setString(c: ClamdConfig, key: string, v: string, errors: string[], lin
     case 'TCPAddr': c.tcpAddr.push(v); break;
     case 'DatabaseDirectory': c.databaseDirectory = v; break;
     case 'TemporaryDirectory': c.temporaryDirectory = v; break;
+    case 'VirusEvent': c.virusEvent = v; break;
     case 'ExcludePath':
       try { c.excludePath.push(new RegExp(v)); } catch { errors.push(`line ${line}: bad regular expression for ExcludePath: ${v}`); }
       break;

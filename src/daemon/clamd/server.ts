@@ -16,7 +16,8 @@
  * FILDES: Node cannot receive a descriptor, so FILDES always answers `No file descriptor received. ERROR`.
  */
 import net from 'node:net';
-import { access, lstat, readdir, stat, unlink } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { access, lstat, readdir, realpath, stat, unlink } from 'node:fs/promises';
 import { constants as fsConstants, existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { ScanService, ServiceResult } from '../service.js';
@@ -30,6 +31,9 @@ export interface ClamdServerOptions {
   onShutdown?: () => void;
   log?: (message: string) => void;
 }
+
+/** What clamd puts in place of `%f` in VirusEvent. */
+const FILENAME_DISABLED = "The filename format character has been disabled due to security concerns, use the 'CLAM_VIRUSEVENT_FILENAME' environment variable instead.";
 
 /** How long a finished connection may stay half-open before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
@@ -254,17 +258,24 @@ export class ClamdServer {
     let at = 0;
     for (const p of parts) { data.set(p, at); at += p.length; }
     parts.length = 0;
+    // clamd's name for a stream in VirusEvent: its IPv4 peer, or `local`.
+    const s = conn.sock;
+    const peer = s.remoteFamily === 'IPv4' && s.remoteAddress ? `instream(${s.remoteAddress}@${s.remotePort ?? 0})` : 'instream(local)';
     await this.dispatch('INSTREAM', async () => {
       const res = await this.opts.service.scanBuffer(data, { transfer: true }).catch(errorResult);
-      this.reportOne(to, 'stream', res, false);
+      await this.reportOne(to, 'stream', res, false, peer);
     }, inflight);
     return true;
   }
 
-  /** Replies for one scanned object; returns whether it was infected and whether it errored. */
-  private reportOne(conn: ReplyTo, path: string, res: ServiceResult, allmatch: boolean): { found: boolean; error: boolean } {
+  /**
+   * Replies for one scanned object; returns whether it was infected and whether it errored. An
+   * infected object first runs VirusEvent, naming it `eventName` (by default the file's real path).
+   */
+  private async reportOne(conn: ReplyTo, path: string, res: ServiceResult, allmatch: boolean, eventName?: string): Promise<{ found: boolean; error: boolean }> {
     if (res.verdict === 'infected' && res.detections.length > 0) {
       const list = allmatch ? res.detections : res.detections.slice(0, 1);
+      if (this.opts.config.virusEvent) await this.virusEvent(eventName ?? await realpath(fsPath(path)).catch(() => path), list[0]!.name);
       for (const d of list) this.send(conn, `${path}: ${d.name} FOUND`);
       return { found: true, error: false };
     }
@@ -327,7 +338,7 @@ export class ClamdServer {
         return;
       }
       const res = await svc.scanPath(fsPath(p), { allmatch }).catch(errorResult);
-      const r = this.reportOne(conn, p, res, allmatch);
+      const r = await this.reportOne(conn, p, res, allmatch);
       if (r.found) tally.infected++;
       if (r.error) tally.errors++;
       if (stopOnResult && (r.found || r.error)) stop = true;
@@ -401,7 +412,7 @@ export class ClamdServer {
         while (next < files.length) {
           const p = files[next++] ?? '';
           const res = await svc.scanPath(fsPath(p), {}).catch(errorResult);
-          const r = this.reportOne(conn, p, res, false);
+          const r = await this.reportOne(conn, p, res, false);
           if (r.found) tally.infected++;
           if (r.error) tally.errors++;
         }
@@ -413,6 +424,25 @@ export class ClamdServer {
       }
     }
     if (tally.infected === 0 && tally.errors !== tally.total) this.send(conn, `${path}: OK`);
+  }
+
+  /**
+   * clamd's VirusEvent: `/bin/sh -c` the configured command, `%v` replaced by the virus name and
+   * `%f` by clamd's notice that it is disabled (a file name in a shell command is an injection),
+   * with PATH, CLAM_VIRUSEVENT_FILENAME and CLAM_VIRUSEVENT_VIRUSNAME as its only environment.
+   * The reply waits for the command to end, as clamd's does.
+   */
+  private virusEvent(filename: string, virname: string): Promise<void> {
+    const cmd = this.opts.config.virusEvent;
+    if (!cmd) return Promise.resolve();
+    const line = cmd.replace(/%([vf])/g, (_m, c: string) => (c === 'v' ? virname : FILENAME_DISABLED));
+    const env: Record<string, string> = { CLAM_VIRUSEVENT_FILENAME: filename, CLAM_VIRUSEVENT_VIRUSNAME: virname };
+    if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
+    return new Promise((resolve) => {
+      const child = spawn('/bin/sh', ['-c', line], { env, stdio: 'ignore' });
+      child.on('error', (e) => { this.opts.log?.(`VirusEvent: ${e.message}`); resolve(); });
+      child.on('close', () => resolve());
+    });
   }
 
   /** clamd's STATS block, with this server's figures (memory figures are not tracked: N/A). */
