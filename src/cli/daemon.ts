@@ -15,6 +15,9 @@ import { availableParallelism } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { defaultConfig, readConfigFile, type ClamdConfig } from '../daemon/clamd/config.js';
 import { ClamdServer } from '../daemon/clamd/server.js';
+import { ClamdLog } from '../daemon/clamd/log.js';
+import { ctime } from '../daemon/clamd/engine-service.js';
+import type { ScanService } from '../daemon/service.js';
 import { createScanner, serviceOf } from '../lib/scanner.js';
 import { parseHostPort, startHttpServer, type HttpServerHandle } from '../http/server.js';
 import { watchDatabases } from '../daemon/selfcheck.js';
@@ -115,12 +118,34 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     deps.stderr.write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
-  const service = serviceOf(scanner);
+  let scanLog: ClamdLog | undefined;
+  if (config.logFile) {
+    try {
+      scanLog = new ClamdLog({ file: config.logFile, time: config.logTime, clean: config.logClean, maxSize: config.logFileMaxSize, rotate: config.logRotate });
+    } catch (e) {
+      deps.stderr.write(`ERROR: can't open the log file ${config.logFile}: ${e instanceof Error ? e.message : String(e)}\n`);
+      await scanner.close();
+      return 2;
+    }
+    scanLog.info(`+++ Started at ${ctime(Math.floor(Date.now() / 1000))}`);
+    scanLog.info(`Reading databases from ${databases.length > 0 ? databases.join(', ') : 'the default database directories'}`);
+  }
+  const base = serviceOf(scanner);
+  // RELOAD and SelfCheck are logged as clamd logs them.
+  const service: ScanService = {
+    ...base,
+    reload: async () => {
+      scanLog?.info(`Reading databases from ${databases.length > 0 ? databases.join(', ') : 'the default database directories'}`);
+      await base.reload();
+      scanLog?.info(`Database correctly reloaded (${scanner.version().database.signatures} signatures)`);
+    },
+  };
   // --self-check wins over the configuration's SelfCheck when given.
   const selfCheck = program.getOptionValueSource('selfCheck') === 'default' && scanOpts?.selfCheck !== undefined ? scanOpts.selfCheck : Number(flags.selfCheck);
   const stopWatching = Number.isFinite(selfCheck) && selfCheck > 0
     ? watchDatabases(resolveLoad(databases, false).paths, selfCheck * 1000, async () => {
       deps.stderr.write('SelfCheck: Database modification detected. Forcing reload.\n');
+      scanLog?.info('SelfCheck: Database modification detected. Forcing reload.');
       await service.reload();
     })
     : undefined;
@@ -128,7 +153,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   let stopRequested!: () => void;
   const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
   const clamd = config.localSocket || config.tcpSocket !== undefined
-    ? new ClamdServer({ service, config, onShutdown: () => stopRequested(), log: (m) => { deps.stderr.write(`${m}\n`); } })
+    ? new ClamdServer({ service, config, onShutdown: () => stopRequested(), log: (m) => { deps.stderr.write(`${m}\n`); scanLog?.info(m); }, ...(scanLog ? { scanLog } : {}) })
     : undefined;
   let web: HttpServerHandle | undefined;
   try {
@@ -150,6 +175,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     await clamd?.close();
     await web?.close();
     await scanner.close();
+    scanLog?.close();
     return 2;
   }
 
@@ -165,5 +191,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   await clamd?.close();
   await web?.close();
   await scanner.close();
+  scanLog?.info(`--- Stopped at ${ctime(Math.floor(Date.now() / 1000))}`);
+  scanLog?.close();
   return 0;
 }

@@ -12,12 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClamdServer } from '../../src/daemon/clamd/server.js';
 import { parseConfig } from '../../src/daemon/clamd/config.js';
 import { EngineScanService } from '../../src/daemon/clamd/engine-service.js';
+import { ClamdLog } from '../../src/daemon/clamd/log.js';
 import { createScanner, serviceOf } from '../../src/lib/scanner.js';
 
 const CLAMD = '/usr/sbin/clamd';
@@ -32,7 +33,7 @@ function confText(dir: string, sock: string): string {
   return [
     `VirusEvent echo "[%v] [%f] [$CLAM_VIRUSEVENT_VIRUSNAME] [$CLAM_VIRUSEVENT_FILENAME] [$HOME]" >> ${events}`,
     `LocalSocket ${sock}`, `DatabaseDirectory ${join(dir, 'db')}`, 'Foreground yes', `TemporaryDirectory ${dir}`,
-    'StreamMaxLength 64K', 'CommandReadTimeout 2', 'ReadTimeout 2', 'MaxThreads 4', `LogFile ${join(dir, 'clamd.log')}`, '',
+    'StreamMaxLength 64K', 'CommandReadTimeout 2', 'ReadTimeout 2', 'MaxThreads 4', `LogFile ${sock}.log`, 'LogClean yes', '',
   ].join('\n');
 }
 
@@ -106,7 +107,10 @@ describe('vigil clamd protocol agrees with clamd', { skip }, () => {
     clamd = spawn(CLAMD, ['-c', join(dir, 'clamd.conf')], { stdio: 'ignore' });
     const parsed = parseConfig(confText(dir, vigilSock));
     assert.deepEqual(parsed.errors, []);
-    server = new ClamdServer({ service: new EngineScanService({ databases: [join(dir, 'db')] }), config: parsed.config });
+    server = new ClamdServer({
+      service: new EngineScanService({ databases: [join(dir, 'db')] }), config: parsed.config,
+      scanLog: new ClamdLog({ file: `${vigilSock}.log`, clean: true }),
+    });
     await server.listen();
     const t0 = Date.now();
     while (!existsSync(clamdSock)) {
@@ -227,6 +231,21 @@ describe('vigil clamd protocol agrees with clamd', { skip }, () => {
     assert.equal(a.split('\n').filter(Boolean).length, 3, a);
     assert.match(a, /^\[Test\.EICAR\.NDB\.UNOFFICIAL\] \[The filename format character has been disabled.*\] \[Test\.EICAR\.NDB\.UNOFFICIAL\] \[instream\(local\)\] \[\]$/m);
     assert.equal(b, a);
+  });
+
+  it('LogFile with LogClean: the same scan lines as clamd writes', async () => {
+    const from = [statSync(`${clamdSock}.log`).size, statSync(`${vigilSock}.log`).size];
+    await same('SCAN', [`zSCAN ${tree}/eicar.com\0`]);
+    await same('SCAN clean', [`zSCAN ${tree}/clean.txt\0`]);
+    await same('INSTREAM', [Buffer.concat([Buffer.from('zINSTREAM\0'), chunk(EICAR), ZERO])]);
+    await same('INSTREAM clean', [Buffer.concat([Buffer.from('zINSTREAM\0'), chunk('clean'), ZERO])]);
+    await same('CONTSCAN', [`zCONTSCAN ${tree}/sub\0`]);
+    const lines = (file: string, at: number): string[] => readFileSync(file).subarray(at).toString('utf8').split('\n')
+      .filter((l) => /: (\S+ FOUND|OK|.* ERROR)$/.test(l));
+    const a = lines(`${clamdSock}.log`, from[0]!);
+    const b = lines(`${vigilSock}.log`, from[1]!);
+    assert.deepEqual(a.slice(0, 4), [`${tree}/eicar.com: Test.EICAR.NDB.UNOFFICIAL FOUND`, `${tree}/clean.txt: OK`, 'instream(local): Test.EICAR.NDB.UNOFFICIAL FOUND', 'instream(local): OK']);
+    assert.deepEqual(b, a);
   });
 
   it('STATS shape, FILDES without a descriptor, RELOAD', async () => {

@@ -30,6 +30,12 @@ export interface ClamdConfig {
   foreground: boolean;
   /** A shell command run for each infected object (`%v`: the virus name; the object's name and the virus name in its environment). */
   virusEvent?: string;
+  /** clamd's log (`./log.ts`): an absolute path, and its options. */
+  logFile?: string;
+  logTime: boolean;
+  logClean: boolean;
+  logFileMaxSize: number;
+  logRotate: boolean;
 }
 
 export function defaultConfig(): ClamdConfig {
@@ -37,7 +43,7 @@ export function defaultConfig(): ClamdConfig {
     fixStaleSocket: true, tcpAddr: [], maxConnectionQueueLength: 200, streamMaxLength: 100 * 1024 * 1024,
     maxThreads: 10, maxQueue: 100, readTimeout: 120_000, commandReadTimeout: 30_000, idleTimeout: 30_000,
     allowAllMatchScan: true, maxDirectoryRecursion: 15, followDirectorySymlinks: false, followFileSymlinks: false,
-    excludePath: [], foreground: false,
+    excludePath: [], foreground: false, logTime: false, logClean: false, logFileMaxSize: 1024 * 1024, logRotate: false,
   };
 }
 
@@ -52,6 +58,7 @@ const KEYS: Record<string, Kind> = {
   ReadTimeout: 'seconds', CommandReadTimeout: 'seconds', IdleTimeout: 'seconds', AllowAllMatchScan: 'bool',
   MaxDirectoryRecursion: 'number', FollowDirectorySymlinks: 'bool', FollowFileSymlinks: 'bool', ExcludePath: 'string',
   DatabaseDirectory: 'string', TemporaryDirectory: 'string', Foreground: 'bool', VirusEvent: 'string',
+  LogFile: 'string', LogTime: 'bool', LogClean: 'bool', LogFileMaxSize: 'size', LogRotate: 'bool',
 };
 
 /** clamd's size syntax: digits with an optional K, M or G suffix (any case). */
@@ -116,6 +123,9 @@ function setBool(c: ClamdConfig, key: string, b: boolean): void {
   else if (key === 'FollowDirectorySymlinks') c.followDirectorySymlinks = b;
   else if (key === 'FollowFileSymlinks') c.followFileSymlinks = b;
   else if (key === 'Foreground') c.foreground = b;
+  else if (key === 'LogTime') c.logTime = b;
+  else if (key === 'LogClean') c.logClean = b;
+  else if (key === 'LogRotate') c.logRotate = b;
 }
 
 function setNumber(c: ClamdConfig, key: string, n: number): void {
@@ -130,6 +140,7 @@ function setNumber(c: ClamdConfig, key: string, n: number): void {
     case 'CommandReadTimeout': c.commandReadTimeout = n; break;
     case 'IdleTimeout': c.idleTimeout = n; break;
     case 'MaxDirectoryRecursion': c.maxDirectoryRecursion = n; break;
+    case 'LogFileMaxSize': c.logFileMaxSize = n; break;
   }
 }
 
@@ -140,6 +151,7 @@ function setString(c: ClamdConfig, key: string, v: string, errors: string[], lin
     case 'DatabaseDirectory': c.databaseDirectory = v; break;
     case 'TemporaryDirectory': c.temporaryDirectory = v; break;
     case 'VirusEvent': c.virusEvent = v; break;
+    case 'LogFile': c.logFile = v; break;
     case 'ExcludePath':
       try { c.excludePath.push(new RegExp(v)); } catch { errors.push(`line ${line}: bad regular expression for ExcludePath: ${v}`); }
       break;

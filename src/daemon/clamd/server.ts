@@ -24,12 +24,15 @@ import type { ScanService, ServiceResult } from '../service.js';
 import type { ClamdConfig } from './config.js';
 import { commandsList, parseCommand, SESSION_COMMANDS, type ParsedCommand } from './commands.js';
 import { RequestReader, type Terminator } from './framing.js';
+import type { ClamdLog } from './log.js';
 
 export interface ClamdServerOptions {
   service: ScanService;
   config: ClamdConfig;
   onShutdown?: () => void;
   log?: (message: string) => void;
+  /** clamd's log file, when LogFile is configured: scan results are written there as clamd writes them. */
+  scanLog?: ClamdLog;
 }
 
 /** What clamd puts in place of `%f` in VirusEvent. */
@@ -263,7 +266,7 @@ export class ClamdServer {
     const peer = s.remoteFamily === 'IPv4' && s.remoteAddress ? `instream(${s.remoteAddress}@${s.remotePort ?? 0})` : 'instream(local)';
     await this.dispatch('INSTREAM', async () => {
       const res = await this.opts.service.scanBuffer(data, { transfer: true }).catch(errorResult);
-      await this.reportOne(to, 'stream', res, false, peer);
+      await this.reportOne(to, 'stream', res, false, peer, peer);
     }, inflight);
     return true;
   }
@@ -272,19 +275,26 @@ export class ClamdServer {
    * Replies for one scanned object; returns whether it was infected and whether it errored. An
    * infected object first runs VirusEvent, naming it `eventName` (by default the file's real path).
    */
-  private async reportOne(conn: ReplyTo, path: string, res: ServiceResult, allmatch: boolean, eventName?: string): Promise<{ found: boolean; error: boolean }> {
+  private async reportOne(conn: ReplyTo, path: string, res: ServiceResult, allmatch: boolean, eventName?: string, logName = path): Promise<{ found: boolean; error: boolean }> {
+    const log = this.opts.scanLog;
     if (res.verdict === 'infected' && res.detections.length > 0) {
       const list = allmatch ? res.detections : res.detections.slice(0, 1);
       if (this.opts.config.virusEvent) await this.virusEvent(eventName ?? await realpath(fsPath(path)).catch(() => path), list[0]!.name);
-      for (const d of list) this.send(conn, `${path}: ${d.name} FOUND`);
+      for (const d of list) {
+        this.send(conn, `${path}: ${d.name} FOUND`);
+        log?.found(logName, d.name);
+      }
       return { found: true, error: false };
     }
     // A scan a limit stopped is clean to clamd (libclamav returns CL_CLEAN past its limits).
     if (res.verdict === 'not-scanned' && res.limit === undefined) {
-      this.send(conn, `${path}: ${res.reason ?? 'Unknown error'} ERROR`);
+      const reason = res.reason ?? 'Unknown error';
+      this.send(conn, `${path}: ${reason} ERROR`);
+      log?.error(logName, reason);
       return { found: false, error: true };
     }
     if (path === 'stream') this.send(conn, 'stream: OK');
+    log?.clean(logName);
     return { found: false, error: false };
   }
 
