@@ -57,11 +57,11 @@ describe('parseConfig', () => {
     const { config, warnings, errors } = parseConfig([
       '# comment', 'LocalSocket /tmp/x.sock', 'TCPSocket 3310', 'TCPAddr 127.0.0.1', 'TCPAddr ::1',
       'StreamMaxLength 25M', 'MaxThreads 4', 'ReadTimeout 3', 'CommandReadTimeout 2', 'AllowAllMatchScan no',
-      'LocalSocketMode 660', 'ExcludePath ^/proc/', 'LogFile /var/log/x', 'Foreground yes',
+      'LocalSocketMode 660', 'ExcludePath ^/proc/', 'LogSyslog yes', 'Foreground yes',
     ].join('\n'));
     assert.deepEqual(errors, []);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0] ?? '', /LogFile/);
+    assert.match(warnings[0] ?? '', /LogSyslog/);
     assert.equal(config.localSocket, '/tmp/x.sock');
     assert.equal(config.tcpSocket, 3310);
     assert.deepEqual(config.tcpAddr, ['127.0.0.1', '::1']);
