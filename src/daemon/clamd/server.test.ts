@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScanService, ServiceResult, ServiceScanOptions } from '../service.js';
@@ -39,7 +39,8 @@ class FakeService implements ScanService {
       this.active--;
     }
   }
-  scanPath(path: string, opts?: ServiceScanOptions): Promise<ServiceResult> { return this.scanBuffer(readFileSync(path), opts); }
+  paths: string[] = [];
+  scanPath(path: string, opts?: ServiceScanOptions): Promise<ServiceResult> { this.paths.push(path); return this.scanBuffer(readFileSync(path), opts); }
   reload(): Promise<void> { this.reloads++; return Promise.resolve(); }
 }
 
@@ -300,6 +301,31 @@ describe('clamd protocol server', () => {
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(t.shutdowns, [1]);
       assert.equal(existsSync(t.sock), false);
+    }
+  });
+
+  it('INSTREAM beyond the stream memory spools to a private file, scanned and then removed', async () => {
+    const spoolDir = mkdtempSync(join(dir, 'spool-'));
+    const svc = new FakeService();
+    svc.delayMs = 50;
+    const sock = join(dir, 'spool.sock');
+    const server = new ClamdServer({ service: svc, config: { ...defaultConfig(), localSocket: sock, temporaryDirectory: spoolDir }, streamMemory: 300_000 });
+    await server.listen();
+    try {
+      const body = (marker: string, i: number): Buffer => Buffer.concat([Buffer.alloc(200_000 + i, 0x41), Buffer.from(marker)]);
+      const stream = (b: Buffer): Buffer[] => [Buffer.from('zINSTREAM\0'), chunk(b.subarray(0, 100_000)), chunk(b.subarray(100_000)), ZERO];
+      const markers = ['EICAR', 'clean', 'EICAR', 'clean', 'EICAR', 'clean'];
+      const replies = await Promise.all(markers.map((m, i) => exchange(sock, stream(body(m, i)), { gapMs: 5 })));
+      assert.deepEqual(replies, markers.map((m) => (m === 'EICAR' ? 'stream: Eicar-Test-Signature FOUND\0' : 'stream: OK\0')));
+      // 6 streams of 200 KB against 300 KB of memory: most of them went through files.
+      assert.ok(svc.paths.length >= 3, `spooled streams: ${svc.paths.length}`);
+      assert.ok(svc.paths.every((p) => p.startsWith(spoolDir)));
+      // A stream cut off while spooling leaves no file behind.
+      await exchange(sock, [Buffer.from('zINSTREAM\0'), chunk(Buffer.alloc(400_000)), Buffer.from([0, 0, 1, 0]), 'abc'], { destroyAfter: true, gapMs: 20 });
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(readdirSync(spoolDir), []);
+    } finally {
+      await server.close();
     }
   });
 

@@ -17,9 +17,11 @@
  */
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { access, lstat, readdir, realpath, stat, unlink } from 'node:fs/promises';
+import { access, lstat, open, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { constants as fsConstants, existsSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import type { ScanService, ServiceResult } from '../service.js';
 import type { ClamdConfig } from './config.js';
 import { commandsList, parseCommand, SESSION_COMMANDS, type ParsedCommand } from './commands.js';
@@ -33,6 +35,21 @@ export interface ClamdServerOptions {
   log?: (message: string) => void;
   /** clamd's log file, when LogFile is configured: scan results are written there as clamd writes them. */
   scanLog?: ClamdLog;
+  /** Bytes of INSTREAM data held in memory across all connections before streams spool to files (default 256 MiB). */
+  streamMemory?: number;
+}
+
+/** A byte budget: what is taken must be given back. */
+class Budget {
+  private used = 0;
+  constructor(readonly limit: number) {}
+  get inUse(): number { return this.used; }
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void { this.used = Math.max(0, this.used - n); }
 }
 
 /** What clamd puts in place of `%f` in VirusEvent. */
@@ -75,10 +92,12 @@ export class ClamdServer {
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
   private readonly pool: Pool;
+  private readonly streamMemory: Budget;
   private closing = false;
 
   constructor(private readonly opts: ClamdServerOptions) {
     this.pool = new Pool(Math.max(1, opts.config.maxThreads));
+    this.streamMemory = new Budget(opts.streamMemory ?? 256 * 1024 * 1024);
   }
 
   async listen(): Promise<ListenInfo> {
@@ -238,37 +257,92 @@ export class ClamdServer {
     }
   }
 
+  /**
+   * INSTREAM: chunks until a zero length, at most StreamMaxLength in all. Streams are held in
+   * memory while every stream in flight fits the server's stream memory; one that does not is
+   * spooled to a private file in TemporaryDirectory (as clamd spools every stream), scanned from
+   * there and removed. Memory held by streams stays bounded however many clients send at once.
+   */
   private async instream(conn: Conn, to: ReplyTo, inflight: Set<Promise<void>> | undefined): Promise<boolean> {
     const cfg = this.opts.config;
     let quota = cfg.streamMaxLength;
     const parts: Buffer[] = [];
     let total = 0;
-    for (;;) {
-      const h = await conn.reader.readExact(4, cfg.readTimeout);
-      if (h === 'eof') return false;
-      if (h === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return false; }
-      const len = h.readUInt32BE(0);
-      if (len === 0) break;
-      if (len > quota) { this.send(conn, 'INSTREAM size limit exceeded. ERROR'); return false; }
-      quota -= len;
-      total += len;
-      const d = await conn.reader.readParts(len, cfg.readTimeout, parts);
-      if (d === 'eof') return false;
-      if (d === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return false; }
+    let held = 0;
+    let spool: { path: string; file: FileHandle } | undefined;
+    let handedOver = false;
+    const release = (): void => { this.streamMemory.give(held); held = 0; };
+    try {
+      for (;;) {
+        const h = await conn.reader.readExact(4, cfg.readTimeout);
+        if (h === 'eof') return false;
+        if (h === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return false; }
+        const len = h.readUInt32BE(0);
+        if (len === 0) break;
+        if (len > quota) { this.send(conn, 'INSTREAM size limit exceeded. ERROR'); return false; }
+        quota -= len;
+        total += len;
+        if (!spool && !this.streamMemory.take(len)) {
+          spool = await this.openSpool();
+          await writeAll(spool.file, parts);
+          parts.length = 0;
+          release();
+        } else if (!spool) {
+          held += len;
+        }
+        const got: Buffer[] = spool ? [] : parts;
+        const d = await conn.reader.readParts(len, cfg.readTimeout, got);
+        if (d === 'eof') return false;
+        if (d === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return false; }
+        if (spool) await writeAll(spool.file, got);
+      }
+      // clamd's name for a stream in VirusEvent and the log: its IPv4 peer, or `local`.
+      const s = conn.sock;
+      const peer = s.remoteFamily === 'IPv4' && s.remoteAddress ? `instream(${s.remoteAddress}@${s.remotePort ?? 0})` : 'instream(local)';
+      if (spool) {
+        const { path, file } = spool;
+        await file.close();
+        handedOver = true;
+        await this.dispatch('INSTREAM', async () => {
+          try {
+            const res = await this.opts.service.scanPath(path).catch(errorResult);
+            await this.reportOne(to, 'stream', res, false, peer, peer);
+          } finally {
+            await unlink(path).catch(() => undefined);
+          }
+        }, inflight);
+        return true;
+      }
+      // One copy into memory of its own, which moves to the scanning thread without another.
+      const data = new Uint8Array(total);
+      let at = 0;
+      for (const p of parts) { data.set(p, at); at += p.length; }
+      parts.length = 0;
+      const mine = held;
+      held = 0;
+      await this.dispatch('INSTREAM', async () => {
+        try {
+          const res = await this.opts.service.scanBuffer(data, { transfer: true }).catch(errorResult);
+          await this.reportOne(to, 'stream', res, false, peer, peer);
+        } finally {
+          this.streamMemory.give(mine);
+        }
+      }, inflight);
+      return true;
+    } finally {
+      release();
+      if (spool && !handedOver) {
+        await spool.file.close().catch(() => undefined);
+        await unlink(spool.path).catch(() => undefined);
+      }
     }
-    // One copy into memory of its own, which moves to the scanning thread without another.
-    const data = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) { data.set(p, at); at += p.length; }
-    parts.length = 0;
-    // clamd's name for a stream in VirusEvent: its IPv4 peer, or `local`.
-    const s = conn.sock;
-    const peer = s.remoteFamily === 'IPv4' && s.remoteAddress ? `instream(${s.remoteAddress}@${s.remotePort ?? 0})` : 'instream(local)';
-    await this.dispatch('INSTREAM', async () => {
-      const res = await this.opts.service.scanBuffer(data, { transfer: true }).catch(errorResult);
-      await this.reportOne(to, 'stream', res, false, peer, peer);
-    }, inflight);
-    return true;
+  }
+
+  /** A new private file for a spooled stream (created exclusively, mode 0600). */
+  private async openSpool(): Promise<{ path: string; file: FileHandle }> {
+    const dir = this.opts.config.temporaryDirectory ?? tmpdir();
+    const path = join(dir, `vigil-instream-${randomBytes(12).toString('hex')}`);
+    return { path, file: await open(path, 'wx', 0o600) };
   }
 
   /**
@@ -469,6 +543,13 @@ export class ClamdServer {
       `QUEUE: ${this.pool.queued} items\n` + lines.join('') +
       `\nMEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 pools_used ${mb(mem.heapUsed)} pools_total ${mb(mem.heapTotal)}\nEND`;
   }
+}
+
+/** Writes every byte of `bufs` at the file's position (a short write continues where it stopped). */
+async function writeAll(file: FileHandle, bufs: Buffer[]): Promise<void> {
+  if (bufs.length === 0) return;
+  const all = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+  for (let at = 0; at < all.length;) at += (await file.write(all, at, all.length - at)).bytesWritten;
 }
 
 /** The path to open: relative to the cwd; an empty path stays empty (and fails as clamd's does). */
