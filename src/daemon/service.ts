@@ -39,6 +39,8 @@ export interface ScanService {
   version(): string;
   scanBuffer(bytes: Uint8Array, opts?: ServiceScanOptions): Promise<ServiceResult>;
   scanPath(path: string, opts?: ServiceScanOptions): Promise<ServiceResult>;
+  /** The file behind an open descriptor, from offset 0 (the descriptor stays the caller's). */
+  scanFd?(fd: number, opts?: ServiceScanOptions): Promise<ServiceResult>;
   /** Loads the database again and swaps it in; scans in flight finish on the old one. */
   reload(): Promise<void>;
 }

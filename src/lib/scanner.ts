@@ -10,6 +10,8 @@
  * first and swaps it in only once it loaded.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { fstat as fstatCb, read as readCb } from 'node:fs';
+import { promisify } from 'node:util';
 import { DEFAULT_LIMITS, LIMIT_NAMES, type ParseOptions, type ScanLimits } from '../core/limits.js';
 import type { UnpackOptions } from '../formats/unpack.js';
 import { engineFromSet, loadErrors, loadWithCache, resolveLoad } from '../cli/engine-loader.js';
@@ -104,6 +106,12 @@ export type ByteSource = AsyncIterable<Uint8Array | string>;
 export interface Scanner {
   scanBuffer(bytes: Uint8Array, opts?: PerScanOptions): Promise<ScanReport>;
   scanFile(path: string, opts?: PerScanOptions): Promise<ScanReport>;
+  /**
+   * The file behind an open descriptor, from offset 0 (its own offset is left alone; it stays the
+   * caller's to close): what a process that may read a file but not open it can hand over (clamd's
+   * FILDES). Not a regular file, or over the size limits: `not-scanned` with the reason.
+   */
+  scanDescriptor(fd: number, opts?: PerScanOptions): Promise<ScanReport>;
   /** Reads the stream into memory up to `limits.maxFileSize`; beyond it stops reading (and destroys a Node stream) and answers `not-scanned` (`MaxFileSize`). */
   scanStream(stream: ByteSource, opts?: PerScanOptions): Promise<ScanReport>;
   version(): VersionInfo;
@@ -236,6 +244,34 @@ export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptio
     return runEngine(d, started, bytes.byteLength, opts, (e, o) => (pool ? pool.run({ bytes, opts: o }, transfer) : e.scan(bytes, o)));
   };
 
+  const scanDescriptor = async (fd: number, opts: PerScanOptions = {}): Promise<ScanReport> => {
+    const started = Date.now();
+    const d = current;
+    if (!d) return report(d, started, 0, opts, { verdict: 'not-scanned', reason: 'scanner closed' });
+    let size: number;
+    try {
+      const st = await fstatAsync(fd);
+      if (!st.isFile()) return report(d, started, 0, opts, { verdict: 'not-scanned', reason: 'not a regular file' });
+      size = st.size;
+    } catch (e) {
+      return report(d, started, 0, opts, { verdict: 'not-scanned', reason: `can't stat descriptor: ${errText(e)}` });
+    }
+    const over = sizeLimit(size);
+    if (over) return report(d, started, size, opts, { verdict: 'not-scanned', reason: over });
+    const bytes = new Uint8Array(size);
+    let got = 0;
+    try {
+      while (got < size) {
+        const { bytesRead } = await readAsync(fd, bytes, got, size - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+    } catch (e) {
+      return report(d, started, size, opts, { verdict: 'not-scanned', reason: `can't read descriptor: ${errText(e)}` });
+    }
+    return scanBuffer(got === size ? bytes : bytes.slice(0, got), { ...opts, transfer: true });
+  };
+
   const scanFile = async (path: string, opts: PerScanOptions = {}): Promise<ScanReport> => {
     const started = Date.now();
     const named = { ...opts, name: opts.name ?? path };
@@ -312,7 +348,7 @@ export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptio
   };
 
   const scanner: Scanner = {
-    scanBuffer, scanFile, scanStream, version, limits, reload,
+    scanBuffer, scanFile, scanDescriptor, scanStream, version, limits, reload,
     service: () => serviceOf(scanner),
     close: async () => {
       const d = current;
@@ -342,9 +378,13 @@ export function serviceOf(scanner: Scanner): ScanService {
       ...(opts?.allmatch !== undefined ? { allmatch: opts.allmatch } : {}), ...(opts?.transfer ? { transfer: true } : {}),
     })),
     scanPath: async (path: string, opts?: ServiceScanOptions) => toService(await scanner.scanFile(path, opts?.allmatch !== undefined ? { allmatch: opts.allmatch } : {})),
+    scanFd: async (fd: number, opts?: ServiceScanOptions) => toService(await scanner.scanDescriptor(fd, opts?.allmatch !== undefined ? { allmatch: opts.allmatch } : {})),
     reload: () => scanner.reload(),
   };
 }
+
+const fstatAsync = promisify(fstatCb);
+const readAsync = promisify(readCb);
 
 /** Whether a view is all of an ArrayBuffer that can be transferred (not shared, not a pool slab). */
 function movable(bytes: Uint8Array): boolean {

@@ -275,7 +275,7 @@ describe('vigil clamd protocol agrees with clamd', { skip }, () => {
       const clean = (b: Buffer[]): string => Buffer.concat(b).toString('utf8').split('\n').filter((l) => !/^(Time|Start Date|End Date):/.test(l)).join('\n');
       p.on('close', (code) => { clearTimeout(guard); resolve({ out: clean(out), err: clean(err), code }); });
     });
-    for (const args of [[], ['--stream'], ['--multiscan'], ['--allmatch']]) {
+    for (const args of [[], ['--stream'], ['--multiscan'], ['--allmatch'], ['--fdpass'], ['--fdpass', '--multiscan']]) {
       for (const target of ['tree', 'clean_dir', 'big_eicar_end.bin', 'nope']) {
         it(`clamdscan ${args.join(' ')} ${target}`, async () => {
           const a = await run(join(dir, 'clamd.conf'), [...args, join(dir, target)]);

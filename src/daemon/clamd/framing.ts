@@ -57,6 +57,7 @@ export interface ByteSource {
 export class RequestReader {
   private chunks: Buffer[] = [];
   private size = 0;
+  private used = 0;
   private ended = false;
   private wake: (() => void) | undefined;
   private stopped = false;
@@ -95,6 +96,8 @@ export class RequestReader {
   }
 
   get pending(): number { return this.size; }
+  /** Stream bytes handed out so far (commands, counts, parts): where a received descriptor's carrier byte sits. */
+  get consumed(): number { return this.used; }
   get isEnded(): boolean { return this.ended; }
 
   /** The first `n` buffered bytes (at most what is buffered) as one buffer, merging front chunks if needed. */
@@ -118,6 +121,7 @@ export class RequestReader {
   /** Removes `n` bytes (at most what is buffered) from the front. */
   private consume(n: number): void {
     this.size -= n;
+    this.used += n;
     while (n > 0) {
       const c = this.chunks[0]!;
       if (c.length <= n) { this.chunks.shift(); n -= c.length; } else { this.chunks[0] = c.subarray(n); n = 0; }

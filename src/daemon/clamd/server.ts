@@ -13,11 +13,16 @@
  * IDSESSION a scan runs while the next commands are read, and its reply, numbered with its request,
  * goes out when it ends (a PING can overtake a slow SCAN, as with clamd); at most `MaxQueue` of a
  * session's commands are pending, and END closes the connection once every reply is sent.
- * FILDES: Node cannot receive a descriptor, so FILDES always answers `No file descriptor received. ERROR`.
+ * FILDES: on the Unix socket, when the native addon is built (`./fdsocket.ts`), connections are read
+ * with recvmsg() and the descriptor sent with FILDES's carrier byte is scanned from its first byte
+ * (`fd[N]: …` replies, N being the descriptor's number here, as clamd's); without the addon, or on
+ * TCP, FILDES answers `No file descriptor received. ERROR` as a clamd that received none.
  */
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { access, lstat, open, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { access, lstat, open, readdir, readlink, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { close as closeCb, fstat as fstatCb, read as readCb } from 'node:fs';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { constants as fsConstants, existsSync } from 'node:fs';
@@ -27,6 +32,7 @@ import type { ClamdConfig } from './config.js';
 import { commandsList, parseCommand, SESSION_COMMANDS, type ParsedCommand } from './commands.js';
 import { RequestReader, type Terminator } from './framing.js';
 import type { ClamdLog } from './log.js';
+import { FdSocket, fdPassingAvailable, type ByteConnection } from './fdsocket.js';
 
 export interface ClamdServerOptions {
   service: ScanService;
@@ -84,13 +90,19 @@ class Pool {
   }
 }
 
-interface Conn { sock: net.Socket; reader: RequestReader; term: Terminator; id: number }
+/** A client connection: a `net.Socket`, or an `FdSocket` that also receives descriptors. */
+type ClientSocket = ByteConnection & Partial<Pick<net.Socket, 'remoteFamily' | 'remoteAddress' | 'remotePort'>> & {
+  takeFd?(position?: number): number | undefined;
+  readonly pendingFdPositions?: readonly number[];
+};
+
+interface Conn { sock: ClientSocket; reader: RequestReader; term: Terminator; id: number }
 /** Where one command's replies go: its connection, terminator and session id, fixed when it is read. */
 type ReplyTo = Pick<Conn, 'sock' | 'term' | 'id'>;
 
 export class ClamdServer {
   private readonly servers: net.Server[] = [];
-  private readonly sockets = new Set<net.Socket>();
+  private readonly sockets = new Set<ClientSocket>();
   private readonly pool: Pool;
   private readonly streamMemory: Budget;
   private closing = false;
@@ -106,7 +118,7 @@ export class ClamdServer {
     const backlog = c.maxConnectionQueueLength;
     if (c.localSocket) {
       if (existsSync(c.localSocket) && c.fixStaleSocket) await unlink(c.localSocket).catch(() => undefined);
-      const s = this.makeServer();
+      const s = this.makeServer(true);
       await new Promise<void>((res, rej) => { s.once('error', rej); s.listen({ path: c.localSocket, backlog }, () => res()); });
       if (c.localSocketMode !== undefined) {
         const { chmod } = await import('node:fs/promises');
@@ -117,7 +129,7 @@ export class ClamdServer {
     if (c.tcpSocket !== undefined) {
       const addrs = c.tcpAddr.length > 0 ? c.tcpAddr : [undefined];
       for (const host of addrs) {
-        const s = this.makeServer();
+        const s = this.makeServer(false);
         await new Promise<void>((res, rej) => { s.once('error', rej); s.listen({ port: c.tcpSocket, host, backlog }, () => res()); });
         const a = s.address();
         if (a && typeof a === 'object') info.tcp.push({ address: a.address, port: a.port });
@@ -134,9 +146,19 @@ export class ClamdServer {
     if (p && existsSync(p)) await unlink(p).catch(() => undefined);
   }
 
-  private makeServer(): net.Server {
-    const s = net.createServer({ allowHalfOpen: true }, (sock) => {
-      if (this.closing) { sock.destroy(); return; }
+  /** A listener; on a Unix socket with the addon, connections are read with recvmsg() (FILDES). */
+  private makeServer(unix: boolean): net.Server {
+    const fdPassing = unix && fdPassingAvailable();
+    const s = net.createServer({ allowHalfOpen: true, pauseOnConnect: fdPassing }, (raw) => {
+      if (this.closing) { raw.destroy(); return; }
+      let sock: ClientSocket = raw;
+      if (fdPassing) {
+        try {
+          sock = new FdSocket(raw);
+        } catch {
+          raw.resume();
+        }
+      }
       this.sockets.add(sock);
       sock.on('close', () => this.sockets.delete(sock));
       sock.on('error', () => undefined);
@@ -160,7 +182,7 @@ export class ClamdServer {
     conn.sock.write(conn.id > 0 ? `${conn.id}: ${text}${term}` : `${text}${term}`);
   }
 
-  private async handle(sock: net.Socket): Promise<void> {
+  private async handle(sock: ClientSocket): Promise<void> {
     const reader = new RequestReader(sock);
     try {
       await this.converse(sock, reader);
@@ -169,7 +191,7 @@ export class ClamdServer {
     }
   }
 
-  private async converse(sock: net.Socket, reader: RequestReader): Promise<void> {
+  private async converse(sock: ClientSocket, reader: RequestReader): Promise<void> {
     const conn: Conn = { sock, reader, term: '\n', id: 0 };
     // Inside IDSESSION, scans run while later commands are read: replies come as they finish, each
     // with its request's number (clamd's interleaved replies). The session ends once all are sent.
@@ -242,12 +264,13 @@ export class ClamdServer {
         void this.close().then(() => this.opts.onShutdown?.());
         return false;
       case 'FILDES': {
-        // The descriptor travels as ancillary data, which Node's sockets discard; wait for the
-        // carrier byte as clamd does, then answer as clamd does when no descriptor came with it.
+        // The descriptor travels as ancillary data with a carrier byte after the command.
         const b = await conn.reader.readExact(1, this.opts.config.readTimeout);
         if (b === 'timeout') { conn.id = 0; this.send(conn, 'COMMAND READ TIMED OUT', '\n'); return false; }
         if (b === 'eof') return false;
-        this.send(conn, 'No file descriptor received. ERROR');
+        const fd = conn.sock.takeFd?.(conn.reader.consumed);
+        if (fd === undefined) { this.send(conn, 'No file descriptor received. ERROR'); return true; }
+        await this.dispatch('FILDES', () => this.scanDescriptor(to, fd), inflight);
         return true;
       }
       case 'INSTREAM': return this.instream(conn, to, inflight);
@@ -338,6 +361,28 @@ export class ClamdServer {
     }
   }
 
+  /**
+   * FILDES's scan: the received descriptor's file from its first byte, replied as `fd[N]: …`, logged
+   * and passed to VirusEvent under the file's path when it has one; the descriptor is closed after.
+   */
+  private async scanDescriptor(to: ReplyTo, fd: number): Promise<void> {
+    const name = `fd[${fd}]`;
+    try {
+      const st = await fstatAsync(fd).catch(() => undefined);
+      if (!st || !st.isFile()) {
+        this.send(to, `${name}: Not a regular file ERROR`);
+        this.opts.scanLog?.info(`${name}: Not a regular file. ERROR`);
+        return;
+      }
+      const path = await readlink(`/proc/self/fd/${fd}`).catch(() => name);
+      const res = await (this.opts.service.scanFd ? this.opts.service.scanFd(fd) : readDescriptor(fd, st.size).then((b) => this.opts.service.scanBuffer(b, { transfer: true })))
+        .catch(errorResult);
+      await this.reportOne(to, name, res, false, path, path, true);
+    } finally {
+      await closeAsync(fd).catch(() => undefined);
+    }
+  }
+
   /** A new private file for a spooled stream (created exclusively, mode 0600). */
   private async openSpool(): Promise<{ path: string; file: FileHandle }> {
     const dir = this.opts.config.temporaryDirectory ?? tmpdir();
@@ -349,7 +394,7 @@ export class ClamdServer {
    * Replies for one scanned object; returns whether it was infected and whether it errored. An
    * infected object first runs VirusEvent, naming it `eventName` (by default the file's real path).
    */
-  private async reportOne(conn: ReplyTo, path: string, res: ServiceResult, allmatch: boolean, eventName?: string, logName = path): Promise<{ found: boolean; error: boolean }> {
+  private async reportOne(conn: ReplyTo, path: string, res: ServiceResult, allmatch: boolean, eventName?: string, logName = path, okLine = path === 'stream'): Promise<{ found: boolean; error: boolean }> {
     const log = this.opts.scanLog;
     if (res.verdict === 'infected' && res.detections.length > 0) {
       const list = allmatch ? res.detections : res.detections.slice(0, 1);
@@ -367,7 +412,7 @@ export class ClamdServer {
       log?.error(logName, reason);
       return { found: false, error: true };
     }
-    if (path === 'stream') this.send(conn, 'stream: OK');
+    if (okLine) this.send(conn, `${path}: OK`);
     log?.clean(logName);
     return { found: false, error: false };
   }
@@ -543,6 +588,22 @@ export class ClamdServer {
       `QUEUE: ${this.pool.queued} items\n` + lines.join('') +
       `\nMEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools 1 pools_used ${mb(mem.heapUsed)} pools_total ${mb(mem.heapTotal)}\nEND`;
   }
+}
+
+const fstatAsync = promisify(fstatCb);
+const closeAsync = promisify(closeCb);
+const readAsync = promisify(readCb);
+
+/** A descriptor's file from offset 0 (pread: the descriptor's own offset is left alone). */
+async function readDescriptor(fd: number, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  let at = 0;
+  while (at < size) {
+    const { bytesRead } = await readAsync(fd, out, at, size - at, at);
+    if (bytesRead === 0) break;
+    at += bytesRead;
+  }
+  return at === size ? out : out.slice(0, at);
 }
 
 /** Writes every byte of `bufs` at the file's position (a short write continues where it stopped). */
