@@ -23,6 +23,7 @@ import { realEngineLoader } from './engine-loader.js';
 import { runDb } from './db.js';
 import { runYara } from './yara.js';
 import { runDaemon } from './daemon.js';
+import { runQuarantine } from './quarantine.js';
 
 /**
  * Loads the signature databases for `vigil scan`. This is the one place where the real loader and
@@ -102,6 +103,7 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
   passThrough('db', 'signature databases: compile the cache, show what is loaded (see: vigil db --help)', (args) => runDb(args, { stdout, stderr }));
   passThrough('yara', 'scan with YARA rules, yara-compatible (vigil yara [options] RULES_FILE... TARGET)', (args) => runYara(args, { stdout, stderr, version }));
   passThrough('daemon', "clamd's protocol and the HTTP API (see: vigil daemon --help)", (args) => runDaemon(args, { stdout, stderr }));
+  passThrough('quarantine', 'the quarantine vault: list, show, restore, delete, export, add, rebuild (see: vigil quarantine --help)', (args) => runQuarantine(args, { stdout, stderr }));
 
   try {
     await program.parseAsync(argv, { from: 'user' });
