@@ -8,18 +8,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { QuarantineInfo } from '../types.js';
+import { mulberry32 } from '../../../test/helpers/prng.js';
 
-/** mulberry32: a small seeded generator, [0, 1). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator, [0, 1) (mulberry32, shared with the other tests). */
+export const seeded = mulberry32;
 
 export function randomBytesSeeded(rnd: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
