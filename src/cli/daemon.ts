@@ -4,6 +4,7 @@
  *
  *   vigil daemon [--config FILE] [--socket PATH] [--tcp HOST:PORT] [-d PATH]...
  *                [--http HOST:PORT] [--http-token TOKEN] [--threads N] [--self-check SECONDS]
+ *                [--watch PATH]... [--watch-action report|quarantine|delete] [--watch-exclude GLOB]...
  *
  * In: arguments (a clamd.conf-format file and flags; flags win), output streams. Out: runs until
  * a client sends SHUTDOWN or the process gets SIGTERM/SIGINT, then closes the listeners and
@@ -18,6 +19,8 @@ import { ClamdServer } from '../daemon/clamd/server.js';
 import { ClamdLog } from '../daemon/clamd/log.js';
 import { ctime } from '../daemon/clamd/engine-service.js';
 import type { ScanService } from '../daemon/service.js';
+import { startWatchService, type WatchService } from './watch.js';
+import type { WatchAction } from '../protect/types.js';
 import { createScanner, serviceOf } from '../lib/scanner.js';
 import { parseHostPort, startHttpServer, type HttpServerHandle } from '../http/server.js';
 import { watchDatabases } from '../daemon/selfcheck.js';
@@ -40,6 +43,9 @@ interface DaemonFlags {
   http?: string;
   httpToken?: string;
   threads?: string;
+  watch: string[];
+  watchAction: string;
+  watchExclude: string[];
   selfCheck: string;
 }
 
@@ -58,6 +64,9 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     .option('--http-token <token>', 'bearer token the HTTP API requires (mandatory off loopback)')
     .option('--self-check <seconds>', 'reload when the database files change, looking this often (clamd SelfCheck; 0: never)', '600')
     .option('--threads <n>', 'scanning threads sharing the database (default: MaxThreads, at most the cores; 0 scans on the main thread)')
+    .option('--watch <path>', 'also scan files under PATH as they are written, as vigil watch does (repeatable)', collect, [] as string[])
+    .option('--watch-action <action>', 'what --watch does with an infected file: report, quarantine or delete', 'quarantine')
+    .option('--watch-exclude <glob>', 'do not scan paths matching GLOB under --watch (repeatable)', collect, [] as string[])
     .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
   let flags: DaemonFlags;
   try {
@@ -93,8 +102,12 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   }
   const http = flags.http ? parseHostPort(flags.http) : undefined;
   if (flags.http && !http) { deps.stderr.write(`ERROR: --http wants HOST:PORT, got ${flags.http}\n`); return 2; }
-  if (!config.localSocket && config.tcpSocket === undefined && !http) {
-    deps.stderr.write('ERROR: nothing to listen on: give --socket, --tcp, --http, or LocalSocket/TCPSocket in --config\n');
+  if (!['report', 'quarantine', 'delete'].includes(flags.watchAction)) {
+    deps.stderr.write(`ERROR: --watch-action wants report, quarantine or delete, got ${flags.watchAction}\n`);
+    return 2;
+  }
+  if (!config.localSocket && config.tcpSocket === undefined && !http && flags.watch.length === 0) {
+    deps.stderr.write('ERROR: nothing to listen on: give --socket, --tcp, --http, --watch, or LocalSocket/TCPSocket in --config\n');
     return 2;
   }
   const threads = flags.threads !== undefined ? Number(flags.threads) : undefined;
@@ -156,7 +169,16 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     ? new ClamdServer({ service, config, onShutdown: () => stopRequested(), log: (m) => { deps.stderr.write(`${m}\n`); scanLog?.info(m); }, ...(scanLog ? { scanLog } : {}) })
     : undefined;
   let web: HttpServerHandle | undefined;
+  let realtime: WatchService | undefined;
   try {
+    if (flags.watch.length > 0) {
+      // Real-time scanning shares the daemon's scanner (and follows its reloads).
+      realtime = await startWatchService({
+        paths: flags.watch, scanner, action: flags.watchAction as WatchAction, exclude: { globs: flags.watchExclude },
+        stdout: deps.stdout, stderr: deps.stderr,
+      });
+      deps.stdout.write(`real-time scanning of ${realtime.watcher.watched.join(', ')} (action ${flags.watchAction})\n`);
+    }
     if (clamd) {
       const where = await clamd.listen();
       if (where.unix) deps.stdout.write(`clamd protocol on unix:${where.unix}\n`);
@@ -172,6 +194,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   } catch (e) {
     deps.stderr.write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
     stopWatching?.();
+    await realtime?.stop();
     await clamd?.close();
     await web?.close();
     await scanner.close();
@@ -188,6 +211,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   process.removeListener('SIGTERM', onSignal);
   process.removeListener('SIGINT', onSignal);
   stopWatching?.();
+  await realtime?.stop();
   await clamd?.close();
   await web?.close();
   await scanner.close();

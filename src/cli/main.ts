@@ -24,6 +24,8 @@ import { runDb } from './db.js';
 import { runYara } from './yara.js';
 import { runDaemon } from './daemon.js';
 import { runQuarantine } from './quarantine.js';
+import { runWatch } from './watch.js';
+import { runStatus } from './status.js';
 
 /**
  * Loads the signature databases for `vigil scan`. This is the one place where the real loader and
@@ -103,6 +105,8 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
   passThrough('db', 'signature databases: compile the cache, show what is loaded (see: vigil db --help)', (args) => runDb(args, { stdout, stderr }));
   passThrough('yara', 'scan with YARA rules, yara-compatible (vigil yara [options] RULES_FILE... TARGET)', (args) => runYara(args, { stdout, stderr, version }));
   passThrough('daemon', "clamd's protocol and the HTTP API (see: vigil daemon --help)", (args) => runDaemon(args, { stdout, stderr }));
+  passThrough('watch', 'scan files as they are written into directories (see: vigil watch --help)', (args) => runWatch(args, { stdout, stderr }));
+  passThrough('status', 'what real-time protection covers on this machine (see: vigil status --help)', (args) => runStatus(args, { stdout, stderr }));
   passThrough('quarantine', 'the quarantine vault: list, show, restore, delete, export, add, rebuild (see: vigil quarantine --help)', (args) => runQuarantine(args, { stdout, stderr }));
 
   try {
