@@ -4,16 +4,11 @@
  * and the database shipped inside the package.
  */
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { vigilHome } from '../core/home.js';
 
-export function vigilHome(): string {
-  const env = process.env['VIGIL_HOME'];
-  if (env) return resolve(env);
-  if (typeof process.getuid === 'function' && process.getuid() === 0) return '/var/lib/vigil';
-  return join(homedir(), '.local', 'share', 'vigil');
-}
+export { vigilHome };
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The package's own database directory (`db/` at the package root). */
 export function packagedDbDir(): string {

@@ -26,6 +26,7 @@ import { runDaemon } from './daemon.js';
 import { runQuarantine } from './quarantine.js';
 import { runWatch } from './watch.js';
 import { runStatus } from './status.js';
+import { runRollback, runVersions } from './rollback.js';
 
 /**
  * Loads the signature databases for `vigil scan`. This is the one place where the real loader and
@@ -107,6 +108,8 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
   passThrough('daemon', "clamd's protocol and the HTTP API (see: vigil daemon --help)", (args) => runDaemon(args, { stdout, stderr }));
   passThrough('watch', 'scan files as they are written into directories (see: vigil watch --help)', (args) => runWatch(args, { stdout, stderr }));
   passThrough('status', 'what real-time protection covers on this machine (see: vigil status --help)', (args) => runStatus(args, { stdout, stderr }));
+  passThrough('rollback', 'restore protected folders to their state before a time (see: vigil rollback --help)', (args) => runRollback(args, { stdout, stderr }));
+  passThrough('versions', 'versioned copies of protected folders: snapshot, list, verify, prune (see: vigil versions --help)', (args) => runVersions(args, { stdout, stderr }));
   passThrough('quarantine', 'the quarantine vault: list, show, restore, delete, export, add, rebuild (see: vigil quarantine --help)', (args) => runQuarantine(args, { stdout, stderr }));
 
   try {

@@ -32,12 +32,12 @@
  * not share a filesystem; a restore's temporary file is beside its target, so the final rename or
  * link never crosses one either. Rows of operations whose process is still alive are left alone.
  */
+import { vigilHome } from '../../core/home.js';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, type BigIntStats, type Stats,
 } from 'node:fs';
 import { link, lstat, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Detection } from '../../engine/result.js';
@@ -945,9 +945,7 @@ function sanitize(name: string): string {
  * import the CLI.
  */
 export function defaultVaultDir(): string {
-  const env = process.env['VIGIL_HOME'];
-  const home = env ? resolve(env) : typeof process.getuid === 'function' && process.getuid() === 0 ? '/var/lib/vigil' : join(homedir(), '.local', 'share', 'vigil');
-  return join(home, 'quarantine');
+  return join(vigilHome(), 'quarantine');
 }
 
 /**
