@@ -5,6 +5,7 @@
  *   vigil daemon [--config FILE] [--socket PATH] [--tcp HOST:PORT] [-d PATH]...
  *                [--http HOST:PORT] [--http-token TOKEN] [--threads N] [--self-check SECONDS]
  *                [--watch PATH]... [--watch-action report|quarantine|delete] [--watch-exclude GLOB]...
+ *                [--shield PATH]... [--shield-action stop|kill|alert] [--snapshot-every SECONDS]
  *
  * In: arguments (a clamd.conf-format file and flags; flags win), output streams. Out: runs until
  * a client sends SHUTDOWN or the process gets SIGTERM/SIGINT, then closes the listeners and
@@ -21,6 +22,8 @@ import { ctime } from '../daemon/clamd/engine-service.js';
 import type { ScanService } from '../daemon/service.js';
 import { startWatchService, type WatchService } from './watch.js';
 import type { WatchAction } from '../protect/types.js';
+import { startProtection, type ProtectionService } from './protection.js';
+import type { ShieldAction } from '../protect/shield/shield.js';
 import { createScanner, serviceOf } from '../lib/scanner.js';
 import { parseHostPort, startHttpServer, type HttpServerHandle } from '../http/server.js';
 import { watchDatabases } from '../daemon/selfcheck.js';
@@ -46,6 +49,9 @@ interface DaemonFlags {
   watch: string[];
   watchAction: string;
   watchExclude: string[];
+  shield: string[];
+  shieldAction: string;
+  snapshotEvery: string;
   selfCheck: string;
 }
 
@@ -67,6 +73,9 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     .option('--watch <path>', 'also scan files under PATH as they are written, as vigil watch does (repeatable)', collect, [] as string[])
     .option('--watch-action <action>', 'what --watch does with an infected file: report, quarantine or delete', 'quarantine')
     .option('--watch-exclude <glob>', 'do not scan paths matching GLOB under --watch (repeatable)', collect, [] as string[])
+    .option('--shield <path>', 'ransomware shield over PATH: canaries, change signals, stopping the writer, versioned copies for vigil rollback; implies real-time scanning of PATH (repeatable)', collect, [] as string[])
+    .option('--shield-action <action>', 'what the shield does to the writing process: stop (SIGSTOP), kill (SIGSTOP then SIGKILL) or alert', 'stop')
+    .option('--snapshot-every <seconds>', 'how often the shield snapshots its folders (0: only at start)', '600')
     .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
   let flags: DaemonFlags;
   try {
@@ -106,8 +115,17 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     deps.stderr.write(`ERROR: --watch-action wants report, quarantine or delete, got ${flags.watchAction}\n`);
     return 2;
   }
-  if (!config.localSocket && config.tcpSocket === undefined && !http && flags.watch.length === 0) {
-    deps.stderr.write('ERROR: nothing to listen on: give --socket, --tcp, --http, --watch, or LocalSocket/TCPSocket in --config\n');
+  if (!['stop', 'kill', 'alert'].includes(flags.shieldAction)) {
+    deps.stderr.write(`ERROR: --shield-action wants stop, kill or alert, got ${flags.shieldAction}\n`);
+    return 2;
+  }
+  const snapshotEvery = Number(flags.snapshotEvery);
+  if (!(Number.isInteger(snapshotEvery) && snapshotEvery >= 0)) {
+    deps.stderr.write(`ERROR: --snapshot-every wants a number of seconds, got ${flags.snapshotEvery}\n`);
+    return 2;
+  }
+  if (!config.localSocket && config.tcpSocket === undefined && !http && flags.watch.length === 0 && flags.shield.length === 0) {
+    deps.stderr.write('ERROR: nothing to listen on: give --socket, --tcp, --http, --watch, --shield, or LocalSocket/TCPSocket in --config\n');
     return 2;
   }
   const threads = flags.threads !== undefined ? Number(flags.threads) : undefined;
@@ -170,7 +188,15 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     : undefined;
   let web: HttpServerHandle | undefined;
   let realtime: WatchService | undefined;
+  let protection: ProtectionService | undefined;
   try {
+    if (flags.shield.length > 0) {
+      protection = await startProtection({
+        paths: flags.shield, scanner, shieldAction: flags.shieldAction as ShieldAction, watchAction: flags.watchAction as WatchAction,
+        snapshotEvery, stdout: deps.stdout, stderr: deps.stderr,
+      });
+      deps.stdout.write(`ransomware shield over ${protection.shield.roots.join(', ')} (action ${flags.shieldAction}; versioned copies every ${snapshotEvery} s and on each change)\n`);
+    }
     if (flags.watch.length > 0) {
       // Real-time scanning shares the daemon's scanner (and follows its reloads).
       realtime = await startWatchService({
@@ -195,6 +221,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     deps.stderr.write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
     stopWatching?.();
     await realtime?.stop();
+    await protection?.stop();
     await clamd?.close();
     await web?.close();
     await scanner.close();
@@ -212,6 +239,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   process.removeListener('SIGINT', onSignal);
   stopWatching?.();
   await realtime?.stop();
+  await protection?.stop();
   await clamd?.close();
   await web?.close();
   await scanner.close();

@@ -80,6 +80,8 @@ export interface WatchServiceOptions {
   verbose?: boolean;
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
+  /** Every report, clean files included, besides what is printed (the shield's versioned copies take the clean ones). */
+  onReport?: (r: WatchReport) => void;
 }
 
 export interface WatchService {
@@ -110,7 +112,11 @@ export async function startWatchService(o: WatchServiceOptions): Promise<WatchSe
       internalDirs: [vigilHome()], // databases, cache, versioned copies: vigil's own files are never acted upon
       ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}), ...(o.maxWaitMs !== undefined ? { maxWaitMs: o.maxWaitMs } : {}),
       ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}), ...(o.exclude ? { exclude: o.exclude } : {}),
-      onReport: (r) => { o.stdout.write(o.json ? `${JSON.stringify(r)}\n` : formatReport(r)); }, reportClean: !!o.verbose,
+      onReport: (r) => {
+        if (r.verdict !== 'clean' || o.verbose) o.stdout.write(o.json ? `${JSON.stringify(r)}\n` : formatReport(r));
+        o.onReport?.(r);
+      },
+      reportClean: !!o.verbose || o.onReport !== undefined,
       onError: (e) => { o.stderr.write(`WARNING: ${e.message}\n`); },
     });
     await watcher.start();
