@@ -23,3 +23,11 @@ export function crc32(bytes: Uint8Array, previous = 0): number {
   for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/**
+ * One byte through the CRC-32 register, without the initial and final inversion: the step
+ * PKWARE's traditional ZIP encryption updates its keys with (APPNOTE 6.1.5).
+ */
+export function crc32Byte(register: number, byte: number): number {
+  return ((CRC_TABLE[(register ^ byte) & 0xff] as number) ^ (register >>> 8)) >>> 0;
+}

@@ -171,17 +171,5 @@ export class Prng {
   }
 }
 
-/**
- * mulberry32: a tiny seeded generator of floats in [0, 1), for tests that need only that. Same
- * seed, same sequence, so a failing case reproduces.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (`src/core/random.ts`): a tiny seeded generator of floats in [0, 1). */
+export { mulberry32 } from '../../src/core/random.js';

@@ -43,7 +43,8 @@ import Database from 'better-sqlite3';
 import type { Detection } from '../../engine/result.js';
 import type { QuarantineInfo, QuarantineRecord, QuarantineSink } from '../types.js';
 import { decryptFrom, encryptTo, layoutSync, loadKey, readMetaSync, VaultFileError } from './crypto.js';
-import { crc32, writeEncryptedZip, type ZipEntry } from './zip.js';
+import { writeEncryptedZip, type ZipEntry } from './zip.js';
+import { crc32 } from '../../core/crc32.js';
 
 export type VaultState = 'writing' | 'moving' | 'stored' | 'restoring' | 'restored' | 'deleting';
 
@@ -721,7 +722,7 @@ export class Vault implements QuarantineSink {
     for (const id of [...new Set(ids)]) {
       const e = this.storedEntry(id);
       let crc = 0;
-      const r = await this.readPlain(e, (c) => { crc = crc32(crc, c); });
+      const r = await this.readPlain(e, (c) => { crc = crc32(c, crc); });
       if (r) throw new VaultError('CORRUPT', `${id}: ${r}; not exported`);
       let name = `${e.id}/${sanitize(basename(e.originalPath)) || 'file'}`;
       while (used.has(name)) name += '_';
@@ -736,7 +737,7 @@ export class Vault implements QuarantineSink {
       });
     }
     const manifest = Buffer.from(`${JSON.stringify({ exportedAt: new Date().toISOString(), records }, null, 2)}\n`, 'utf8');
-    entries.push({ name: 'manifest.json', size: manifest.length, crc: crc32(0, manifest), produce: (put) => put(manifest) });
+    entries.push({ name: 'manifest.json', size: manifest.length, crc: crc32(manifest), produce: (put) => put(manifest) });
 
     const out = resolve(outZip);
     if (await lstatOrNull(out)) throw new VaultError('REFUSED', `${out}: already exists; not overwriting it`);

@@ -10,23 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** Running CRC-32 (ZIP's): start with 0, feed chunks. */
-export function crc32(crc: number, buf: Uint8Array): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < buf.length; i++) c = (CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8)) >>> 0;
-  return ~c >>> 0;
-}
+import { crc32Byte } from '../../core/crc32.js';
 
 /** Traditional PKWARE encryption state (APPNOTE 6.1). */
 class ZipCrypto {
@@ -37,10 +21,10 @@ class ZipCrypto {
     for (const b of password) this.update(b);
   }
   private update(b: number): void {
-    this.k0 = crc32byte(this.k0, b);
+    this.k0 = crc32Byte(this.k0, b);
     this.k1 = (this.k1 + (this.k0 & 0xff)) >>> 0;
     this.k1 = (Math.imul(this.k1, 134775813) + 1) >>> 0;
-    this.k2 = crc32byte(this.k2, this.k1 >>> 24);
+    this.k2 = crc32Byte(this.k2, this.k1 >>> 24);
   }
   encrypt(buf: Buffer): Buffer {
     const out = Buffer.allocUnsafe(buf.length);
@@ -52,10 +36,6 @@ class ZipCrypto {
     }
     return out;
   }
-}
-
-function crc32byte(c: number, b: number): number {
-  return (CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8)) >>> 0;
 }
 
 export interface ZipEntry {

@@ -10,18 +10,10 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open, readFile, readdir, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { mulberry32 } from '../../core/random.js';
 
 /** A small deterministic PRNG (mulberry32), so that a failing tree can be rebuilt. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 const WORDS = ['invoice', 'report', 'draft', 'notes', 'budget', 'photo', 'été', 'naïve', 'Grüße', '日本語', 'данные', 'résumé', '🚀', 'a b', '-rf', '--help', 'x'];
 const DIRS = ['docs', 'docs/2024', 'docs/2024/q1', 'média', 'média/été 2023', 'projects/vigil/src', 'projects/-dash', 'deep/a/b/c/d', '空白 dir'];
