@@ -101,12 +101,13 @@ function coreProps(title: string, author: string, when: Date): string {
     `<dcterms:modified xsi:type="dcterms:W3CDTF">${iso}</dcterms:modified></cp:coreProperties>`;
 }
 
-/** A Word document (OOXML WordprocessingML): one paragraph per line. */
-export function makeDocx(paragraphs: string[], meta: { title?: string; author?: string; when?: Date } = {}): Buffer {
-  const when = meta.when ?? new Date();
-  const body = paragraphs
-    .map((p) => `<w:p><w:r><w:t xml:space="preserve">${xmlEscape(p)}</w:t></w:r></w:p>`)
-    .join('');
+/**
+ * An OOXML package: content types, the package relationships to the main part and the core
+ * properties, then the given parts. `main` is the main part's name, `mainType` its content type,
+ * `overrides` the content types of the other parts.
+ */
+function officePackage(main: string, mainType: string, overrides: [string, string][], parts: ZipEntry[], meta: { title?: string; author?: string }, when: Date): Buffer {
+  const override = (name: string, type: string): string => `<Override PartName="${name}" ContentType="${type}"/>`;
   return makeZip([
     {
       name: '[Content_Types].xml',
@@ -114,25 +115,36 @@ export function makeDocx(paragraphs: string[], meta: { title?: string; author?: 
         '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">' +
         '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>' +
         '<Default Extension="xml" ContentType="application/xml"/>' +
-        '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>' +
-        '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>' +
+        override(`/${main}`, mainType) + overrides.map(([n, t]) => override(n, t)).join('') +
+        override('/docProps/core.xml', 'application/vnd.openxmlformats-package.core-properties+xml') +
         '</Types>',
     },
     {
       name: '_rels/.rels',
       data: XML_HEAD + `<Relationships xmlns="${REL_NS}">` +
-        `<Relationship Id="rId1" Type="${OFFICE_DOC_REL}" Target="word/document.xml"/>` +
+        `<Relationship Id="rId1" Type="${OFFICE_DOC_REL}" Target="${main}"/>` +
         '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>' +
         '</Relationships>',
     },
     { name: 'docProps/core.xml', data: coreProps(meta.title ?? '', meta.author ?? '', when) },
+    ...parts,
+  ], when);
+}
+
+/** A Word document (OOXML WordprocessingML): one paragraph per line. */
+export function makeDocx(paragraphs: string[], meta: { title?: string; author?: string; when?: Date } = {}): Buffer {
+  const when = meta.when ?? new Date();
+  const body = paragraphs
+    .map((p) => `<w:p><w:r><w:t xml:space="preserve">${xmlEscape(p)}</w:t></w:r></w:p>`)
+    .join('');
+  return officePackage('word/document.xml', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml', [], [
     {
       name: 'word/document.xml',
       data: XML_HEAD +
         '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">' +
         `<w:body>${body}<w:sectPr><w:pgSz w:w="11906" w:h="16838"/></w:sectPr></w:body></w:document>`,
     },
-  ], when);
+  ], meta, when);
 }
 
 /** A spreadsheet (OOXML SpreadsheetML), numbers as numbers and the rest as inline strings. */
@@ -152,26 +164,9 @@ export function makeXlsx(rows: (string | number)[][], meta: { title?: string; au
         : `<c r="${ref}" t="inlineStr"><is><t>${xmlEscape(String(v))}</t></is></c>`;
     }).join('') + '</row>').join('');
   const SML = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
-  return makeZip([
-    {
-      name: '[Content_Types].xml',
-      data: XML_HEAD +
-        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">' +
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>' +
-        '<Default Extension="xml" ContentType="application/xml"/>' +
-        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>' +
-        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' +
-        '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>' +
-        '</Types>',
-    },
-    {
-      name: '_rels/.rels',
-      data: XML_HEAD + `<Relationships xmlns="${REL_NS}">` +
-        `<Relationship Id="rId1" Type="${OFFICE_DOC_REL}" Target="xl/workbook.xml"/>` +
-        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>' +
-        '</Relationships>',
-    },
-    { name: 'docProps/core.xml', data: coreProps(meta.title ?? '', meta.author ?? '', when) },
+  return officePackage('xl/workbook.xml', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml', [
+    ['/xl/worksheets/sheet1.xml', 'application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml'],
+  ], [
     {
       name: 'xl/workbook.xml',
       data: XML_HEAD +
@@ -185,7 +180,7 @@ export function makeXlsx(rows: (string | number)[][], meta: { title?: string; au
         '</Relationships>',
     },
     { name: 'xl/worksheets/sheet1.xml', data: XML_HEAD + `<worksheet xmlns="${SML}"><sheetData>${sheetRows}</sheetData></worksheet>` },
-  ], when);
+  ], meta, when);
 }
 
 /** A scanned page: greyscale pixels, stored uncompressed as scanners' simplest PDFs do. */
