@@ -19,7 +19,8 @@ import { defaultConfig, readConfigFile, type ClamdConfig } from '../daemon/clamd
 import { ClamdServer } from '../daemon/clamd/server.js';
 import { ClamdLog } from '../daemon/clamd/log.js';
 import { ctime } from '../daemon/clamd/engine-service.js';
-import type { ScanService } from '../daemon/service.js';
+import type { ScanService, ServiceResult, ServiceScanOptions } from '../daemon/service.js';
+import { recordAudit } from './audit.js';
 import { startWatchService, type WatchService } from './watch.js';
 import type { WatchAction } from '../protect/types.js';
 import { startProtection, type ProtectionService } from './protection.js';
@@ -162,13 +163,22 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     scanLog.info(`Reading databases from ${databases.length > 0 ? databases.join(', ') : 'the default database directories'}`);
   }
   const base = serviceOf(scanner);
-  // RELOAD and SelfCheck are logged as clamd logs them.
+  // Detections go to the audit log; RELOAD and SelfCheck are logged as clamd logs them.
+  const audited = async (what: string, r: Promise<ServiceResult>): Promise<ServiceResult> => {
+    const res = await r;
+    if (res.verdict === 'infected') recordAudit('detection', { source: 'daemon', object: what, detections: res.detections }, deps.stderr);
+    return res;
+  };
   const service: ScanService = {
     ...base,
+    scanBuffer: (bytes, opts) => audited('stream', base.scanBuffer(bytes, opts)),
+    scanPath: (path, opts) => audited(path, base.scanPath(path, opts)),
+    ...(base.scanFd ? { scanFd: (fd: number, opts?: ServiceScanOptions) => audited(`fd[${fd}]`, base.scanFd!(fd, opts)) } : {}),
     reload: async () => {
       scanLog?.info(`Reading databases from ${databases.length > 0 ? databases.join(', ') : 'the default database directories'}`);
       await base.reload();
       scanLog?.info(`Database correctly reloaded (${scanner.version().database.signatures} signatures)`);
+      recordAudit('database-reload', { signatures: scanner.version().database.signatures }, deps.stderr);
     },
   };
   // --self-check wins over the configuration's SelfCheck when given.
@@ -229,6 +239,10 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     return 2;
   }
 
+  recordAudit('daemon-start', {
+    pid: process.pid, signatures: scanner.version().database.signatures, clamd: config.localSocket ?? (config.tcpSocket !== undefined ? `tcp:${config.tcpSocket}` : null),
+    http: flags.http ?? null, watch: flags.watch, shield: flags.shield,
+  }, deps.stderr);
   const onSignal = (): void => stopRequested();
   if (!deps.stopSignal) {
     process.once('SIGTERM', onSignal);
@@ -244,6 +258,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   await web?.close();
   await scanner.close();
   scanLog?.info(`--- Stopped at ${ctime(Math.floor(Date.now() / 1000))}`);
+  recordAudit('daemon-stop', { pid: process.pid }, deps.stderr);
   scanLog?.close();
   return 0;
 }

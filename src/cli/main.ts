@@ -24,6 +24,7 @@ import { runDb } from './db.js';
 import { runYara } from './yara.js';
 import { runDaemon } from './daemon.js';
 import { runQuarantine } from './quarantine.js';
+import { runAudit } from './audit.js';
 import { runWatch } from './watch.js';
 import { runStatus } from './status.js';
 import { runRollback, runVersions } from './rollback.js';
@@ -110,6 +111,7 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
   passThrough('status', 'what real-time protection covers on this machine (see: vigil status --help)', (args) => runStatus(args, { stdout, stderr }));
   passThrough('rollback', 'restore protected folders to their state before a time (see: vigil rollback --help)', (args) => runRollback(args, { stdout, stderr }));
   passThrough('versions', 'versioned copies of protected folders: snapshot, list, verify, prune (see: vigil versions --help)', (args) => runVersions(args, { stdout, stderr }));
+  passThrough('audit', 'the hash-chained audit log: verify, list (see: vigil audit --help)', (args) => runAudit(args, { stdout, stderr }));
   passThrough('quarantine', 'the quarantine vault: list, show, restore, delete, export, add, rebuild (see: vigil quarantine --help)', (args) => runQuarantine(args, { stdout, stderr }));
 
   try {

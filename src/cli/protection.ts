@@ -19,6 +19,7 @@ import { openVersionStore, type VersionStore } from '../protect/versions/index.j
 import type { WatchAction } from '../protect/types.js';
 import { startWatchService, type WatchService } from './watch.js';
 import { vigilHome } from './home.js';
+import { recordAudit } from './audit.js';
 
 export interface ProtectionOptions {
   paths: string[];
@@ -82,6 +83,7 @@ export async function startProtection(o: ProtectionOptions): Promise<ProtectionS
       store.hold(Date.now() + 7 * 24 * 3600 * 1000);
       const cmd = rollbackCommand(a, settleMs);
       o.stdout.write(`${JSON.stringify({ shield: a, rollback: cmd })}\n`);
+      recordAudit('shield-alert', { root: a.root, reason: a.reason, files: a.files.length, processes: a.processes.map((p) => ({ pid: p.pid, exe: p.exe, action: p.action })), rollback: cmd }, o.stderr);
       o.onAlert?.(a, cmd);
     });
     watch = await startWatchService({

@@ -19,6 +19,7 @@
  * carry (exit 1 when some could not be).
  * Why: an operator must be able to see what was taken, why, and undo it without losing anything.
  */
+import { recordAudit } from './audit.js';
 import { Command, CommanderError } from 'commander';
 import { openVault, rebuildVault, Vault, VaultError, type VaultEntry } from '../protect/vault/index.js';
 import { vigilHome } from './home.js';
@@ -101,6 +102,7 @@ export async function runQuarantine(args: string[], deps: QuarantineDeps): Promi
     .action(async (id: string, o: { force?: boolean; to?: string }) => {
       const to = await open().restore(id, { ...(o.force ? { force: true } : {}), ...(o.to ? { to: o.to } : {}) });
       deps.stdout.write(`${id}: restored to ${to}\n`);
+      recordAudit('quarantine-restore', { id, to, force: !!o.force }, deps.stderr);
     });
   program.command('delete').description('remove records and their vault copies for good').argument('<id...>').action(async (ids: string[]) => {
     const v = open();
@@ -108,6 +110,7 @@ export async function runQuarantine(args: string[], deps: QuarantineDeps): Promi
       try {
         await v.delete(id);
         deps.stdout.write(`${id}: deleted\n`);
+        recordAudit('quarantine-delete', { id }, deps.stderr);
       } catch (e) {
         if (!(e instanceof VaultError) || e.code === 'VAULT') throw e;
         deps.stderr.write(`ERROR: ${e.message}\n`);
@@ -121,6 +124,7 @@ export async function runQuarantine(args: string[], deps: QuarantineDeps): Promi
     .action(async (ids: string[], o: { out: string; password: string }) => {
       const n = await open().export(ids, o.out, o.password);
       deps.stdout.write(`${o.out}: ${ids.length} file(s) and manifest.json, ${n} bytes, password ${JSON.stringify(o.password)}\n`);
+      recordAudit('quarantine-export', { ids, out: o.out }, deps.stderr);
     });
   program.command('add').description('quarantine files as an operator decision (scans nothing)').argument('<file...>').action(async (files: string[]) => {
     const v = open();
@@ -128,6 +132,7 @@ export async function runQuarantine(args: string[], deps: QuarantineDeps): Promi
       try {
         const r = await v.quarantine(f, { detections: [], engine: 'manual', database: { signatures: 0 } }, { reason: 'manual' });
         deps.stdout.write(`${r.id}: ${r.originalPath} quarantined\n`);
+        recordAudit('quarantine', { id: r.id, path: r.originalPath, sha256: r.sha256, reason: 'manual' }, deps.stderr);
       } catch (e) {
         if (!(e instanceof VaultError) || e.code === 'VAULT') throw e;
         deps.stderr.write(`ERROR: ${e.message}\n`);

@@ -22,6 +22,7 @@ import { defaultVaultDir, openVault, type Vault } from '../protect/vault/index.j
 import type { WatchAction } from '../protect/types.js';
 import { vigilHome } from './home.js';
 import { parseSize } from '../daemon/clamd/config.js';
+import { recordAudit } from './audit.js';
 
 export interface WatchDeps {
   stdout: { write(s: string): unknown };
@@ -114,6 +115,12 @@ export async function startWatchService(o: WatchServiceOptions): Promise<WatchSe
       ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}), ...(o.exclude ? { exclude: o.exclude } : {}),
       onReport: (r) => {
         if (r.verdict !== 'clean' || o.verbose) o.stdout.write(o.json ? `${JSON.stringify(r)}\n` : formatReport(r));
+        if (r.verdict === 'infected') {
+          recordAudit('detection', {
+            source: 'watch', path: r.path, detections: r.detections, action: r.action,
+            ...(r.quarantineId ? { quarantineId: r.quarantineId } : {}), engine: r.engine, database: r.database,
+          }, o.stderr);
+        }
         o.onReport?.(r);
       },
       reportClean: !!o.verbose || o.onReport !== undefined,

@@ -1,0 +1,51 @@
+/**
+ * `vigil audit verify|list` and what the commands record: a manual quarantine, its restore and a
+ * deletion land in the chain; an edited line makes `verify` exit 1 and name it.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runAudit, defaultAuditLog } from './audit.js';
+import { runQuarantine } from './quarantine.js';
+
+const sink = (): { write(s: string): boolean; text: () => string } => {
+  let all = '';
+  return { write: (s: string) => { all += s; return true; }, text: () => all };
+};
+
+describe('vigil audit', () => {
+  it('records quarantine actions and finds an edited entry', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'vigil-audit-cli-'));
+    const saved = process.env['VIGIL_HOME'];
+    process.env['VIGIL_HOME'] = home;
+    try {
+      const file = join(home, 'sample.txt');
+      writeFileSync(file, 'operator says: suspicious');
+      const q = sink();
+      assert.equal(await runQuarantine(['add', file], { stdout: q, stderr: sink() }), 0);
+      const id = /^([0-9a-f]+): /.exec(q.text())?.[1] ?? '';
+      assert.notEqual(id, '');
+      assert.equal(await runQuarantine(['restore', id], { stdout: sink(), stderr: sink() }), 0);
+      assert.equal(readFileSync(file, 'utf8'), 'operator says: suspicious');
+      const out = sink();
+      assert.equal(await runAudit(['list'], { stdout: out, stderr: sink() }), 0);
+      assert.match(out.text(), /^1\t\S+\tquarantine\t.*"reason":"manual"/m);
+      assert.match(out.text(), /^2\t\S+\tquarantine-restore\t/m);
+      const ok = sink();
+      assert.equal(await runAudit(['verify'], { stdout: ok, stderr: sink() }), 0);
+      assert.match(ok.text(), /^OK: 2 entries, chain intact/);
+      // Rewrite history: the first entry now claims another file.
+      const log = defaultAuditLog();
+      writeFileSync(log, readFileSync(log, 'utf8').replace('sample.txt', 'other.txt'));
+      const bad = sink();
+      assert.equal(await runAudit(['verify'], { stdout: bad, stderr: sink() }), 1);
+      assert.match(bad.text(), /audit\.ndjson:2: does not chain to line 1/);
+      assert.equal(await runAudit(['verify', '--log', join(home, 'none.ndjson')], { stdout: sink(), stderr: sink() }), 2);
+    } finally {
+      if (saved === undefined) delete process.env['VIGIL_HOME']; else process.env['VIGIL_HOME'] = saved;
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * `vigil audit verify [--log FILE] [--json]` and `vigil audit list [--log FILE] [--json]`: the
+ * hash-chained audit log (`src/core/audit.ts`, default `$VIGIL_HOME/audit.ndjson`).
+ *
+ * In: arguments. Out: `verify` prints `OK: N entries, chain intact` (exit 0) or each problem with
+ * its line (exit 1; 2 when there is no log or the arguments are wrong); `list` prints the entries.
+ * Also `recordAudit(kind, data)`, which the other commands call: a failure to write the log is a
+ * warning on stderr, never the end of a scan.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { AuditLog, verifyAuditLog } from '../core/audit.js';
+import { vigilHome } from './home.js';
+
+export interface AuditDeps {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
+export function defaultAuditLog(): string {
+  return join(vigilHome(), 'audit.ndjson');
+}
+
+/** Appends one event to the default audit log; a log that cannot be written is only reported. */
+export function recordAudit(kind: string, data: Record<string, unknown>, stderr?: { write(s: string): unknown }): void {
+  try {
+    new AuditLog(defaultAuditLog()).append(kind, data);
+  } catch (e) {
+    stderr?.write(`WARNING: audit log: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
+}
+
+export async function runAudit(args: string[], deps: AuditDeps): Promise<number> {
+  let code = 0;
+  const program = new Command('vigil audit')
+    .description('the hash-chained audit log of detections, quarantine actions, updates and daemon runs')
+    .exitOverride()
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
+  program.command('verify')
+    .description('check that no entry was edited, removed, inserted, moved or cut')
+    .option('--log <file>', 'the audit log (default: $VIGIL_HOME/audit.ndjson)')
+    .option('--json', 'print the result as JSON')
+    .action((o: { log?: string; json?: boolean }) => {
+      const file = o.log ?? defaultAuditLog();
+      const v = verifyAuditLog(file);
+      if (o.json) deps.stdout.write(`${JSON.stringify(v)}\n`);
+      else if (v.ok) deps.stdout.write(`OK: ${v.entries} entries, chain intact (${file})\n`);
+      else for (const p of v.problems) deps.stdout.write(`${file}:${p.line}: ${p.message}\n`);
+      code = v.ok ? 0 : existsSync(file) ? 1 : 2;
+    });
+  program.command('list')
+    .description('print the entries')
+    .option('--log <file>', 'the audit log (default: $VIGIL_HOME/audit.ndjson)')
+    .option('--json', 'print the raw NDJSON lines')
+    .action((o: { log?: string; json?: boolean }) => {
+      const file = o.log ?? defaultAuditLog();
+      if (!existsSync(file)) { deps.stderr.write(`ERROR: ${file}: no audit log\n`); code = 2; return; }
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (line === '') continue;
+        if (o.json) { deps.stdout.write(`${line}\n`); continue; }
+        try {
+          const e = JSON.parse(line) as { seq: number; time: string; kind: string; data: unknown };
+          deps.stdout.write(`${e.seq}\t${e.time}\t${e.kind}\t${JSON.stringify(e.data)}\n`);
+        } catch {
+          deps.stdout.write(`?\t(damaged line)\t${line.slice(0, 200)}\n`);
+        }
+      }
+    });
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
+    throw e;
+  }
+  return code;
+}
