@@ -7,10 +7,14 @@
  *                                                    what is loaded: each file, its kind, how many
  *                                                    signatures, official or not; containers with
  *                                                    their header and signature status; totals
+ *   vigil db keygen --out NAME                    an Ed25519 publisher key pair (NAME.key, NAME.pub)
+ *   vigil db build SRC_DIR --key NAME.key --version N --out BUNDLE [--expires-days D] [--publisher P]
+ *   vigil db verify BUNDLE --pubkey NAME.pub       (./dbsign.ts)
  *
  * In: arguments and output streams. Out: an exit code (0, or 2 when a database does not load,
  * with every diagnostic printed).
  */
+import { runDbSign } from './dbsign.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { cvdInfo, formatCvdInfo } from '../signatures/clamav/cvd.js';
@@ -26,6 +30,7 @@ function collect(v: string, prev: string[]): string[] {
 }
 
 export async function runDb(args: string[], deps: DbDeps): Promise<number> {
+  if (['keygen', 'build', 'verify'].includes(args[0] ?? '')) return runDbSign(args, deps);
   let code = 0;
   const program = new Command('vigil db')
     .exitOverride()
