@@ -6,6 +6,7 @@
  * reproduce the next official container byte for byte and refuse anything altered or misordered.
  */
 
+import { mulberry32 } from '../core/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -44,16 +45,7 @@ function assertSameFiles(actual: DatabaseFiles, expected: DatabaseFiles, what: s
 }
 
 /** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 test('test-2..6.cdiff applied in order to test-1.cvd give exactly test-2..6.cvd', { skip }, () => {
   let files = unpack(1);

@@ -6,6 +6,7 @@
  * Out: node:test assertions on roots, proofs, verification and tampering.
  * Why: a log client that accepts a bad proof is worse than none.
  */
+import { mulberry32 } from '../core/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -175,16 +176,7 @@ function refPathSides(m: number, n: number): string {
 // ---------------------------------------------------------------------------
 
 /** Small seeded PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function flipBit(b: Buffer, bit: number): Buffer {
   const c = Buffer.from(b);
