@@ -10,7 +10,8 @@
  * first and swaps it in only once it loaded.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { fstat as fstatCb, read as readCb } from 'node:fs';
+import { fstat as fstatCb } from 'node:fs';
+import { readDescriptor } from '../core/descriptor.js';
 import { promisify } from 'node:util';
 import { DEFAULT_LIMITS, LIMIT_NAMES, type ParseOptions, type ScanLimits } from '../core/limits.js';
 import type { UnpackOptions } from '../formats/unpack.js';
@@ -258,18 +259,13 @@ export function scannerFromEngine(db: LoadedDatabase, options: Pick<ScannerOptio
     }
     const over = sizeLimit(size);
     if (over) return report(d, started, size, opts, { verdict: 'not-scanned', reason: over });
-    const bytes = new Uint8Array(size);
-    let got = 0;
+    let bytes: Uint8Array;
     try {
-      while (got < size) {
-        const { bytesRead } = await readAsync(fd, bytes, got, size - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
+      bytes = await readDescriptor(fd, size);
     } catch (e) {
       return report(d, started, size, opts, { verdict: 'not-scanned', reason: `can't read descriptor: ${errText(e)}` });
     }
-    return scanBuffer(got === size ? bytes : bytes.slice(0, got), { ...opts, transfer: true });
+    return scanBuffer(bytes, { ...opts, transfer: true });
   };
 
   const scanFile = async (path: string, opts: PerScanOptions = {}): Promise<ScanReport> => {
@@ -384,7 +380,6 @@ export function serviceOf(scanner: Scanner): ScanService {
 }
 
 const fstatAsync = promisify(fstatCb);
-const readAsync = promisify(readCb);
 
 /** Whether a view is all of an ArrayBuffer that can be transferred (not shared, not a pool slab). */
 function movable(bytes: Uint8Array): boolean {

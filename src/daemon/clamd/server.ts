@@ -21,7 +21,8 @@
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { access, lstat, open, readdir, readlink, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { close as closeCb, fstat as fstatCb, read as readCb } from 'node:fs';
+import { close as closeCb, fstat as fstatCb } from 'node:fs';
+import { readDescriptor } from '../../core/descriptor.js';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -592,19 +593,6 @@ export class ClamdServer {
 
 const fstatAsync = promisify(fstatCb);
 const closeAsync = promisify(closeCb);
-const readAsync = promisify(readCb);
-
-/** A descriptor's file from offset 0 (pread: the descriptor's own offset is left alone). */
-async function readDescriptor(fd: number, size: number): Promise<Uint8Array> {
-  const out = new Uint8Array(size);
-  let at = 0;
-  while (at < size) {
-    const { bytesRead } = await readAsync(fd, out, at, size - at, at);
-    if (bytesRead === 0) break;
-    at += bytesRead;
-  }
-  return at === size ? out : out.slice(0, at);
-}
 
 /** Writes every byte of `bufs` at the file's position (a short write continues where it stopped). */
 async function writeAll(file: FileHandle, bufs: Buffer[]): Promise<void> {
