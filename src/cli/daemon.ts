@@ -199,6 +199,15 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   let web: HttpServerHandle | undefined;
   let realtime: WatchService | undefined;
   let protection: ProtectionService | undefined;
+  /** Stops whatever was started, in reverse dependency order (the scanner last). */
+  const shutdown = async (): Promise<void> => {
+    stopWatching?.();
+    await realtime?.stop();
+    await protection?.stop();
+    await clamd?.close();
+    await web?.close();
+    await scanner.close();
+  };
   try {
     if (flags.shield.length > 0) {
       protection = await startProtection({
@@ -229,12 +238,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     }
   } catch (e) {
     deps.stderr.write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
-    stopWatching?.();
-    await realtime?.stop();
-    await protection?.stop();
-    await clamd?.close();
-    await web?.close();
-    await scanner.close();
+    await shutdown();
     scanLog?.close();
     return 2;
   }
@@ -251,12 +255,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   await Promise.race([stopped, ...(deps.stopSignal ? [deps.stopSignal] : [])]);
   process.removeListener('SIGTERM', onSignal);
   process.removeListener('SIGINT', onSignal);
-  stopWatching?.();
-  await realtime?.stop();
-  await protection?.stop();
-  await clamd?.close();
-  await web?.close();
-  await scanner.close();
+  await shutdown();
   scanLog?.info(`--- Stopped at ${ctime(Math.floor(Date.now() / 1000))}`);
   recordAudit('daemon-stop', { pid: process.pid }, deps.stderr);
   scanLog?.close();
