@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { instream, talk } from '../../test/helpers/clamd.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,22 +9,6 @@ import { runDaemon } from './daemon.js';
 
 const EICAR = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*', 'latin1');
 
-function talk(path: string, request: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.createConnection(path);
-    let got = '';
-    sock.on('data', (d) => { got += d.toString('latin1'); });
-    sock.on('close', () => resolve(got));
-    sock.on('error', reject);
-    sock.write(request);
-  });
-}
-
-function instream(body: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([Buffer.from('zINSTREAM\0'), len, body, Buffer.alloc(4)]);
-}
 
 async function startDaemon(dir: string, args: string[]): Promise<{ sock: string; running: Promise<number> }> {
   const sock = join(dir, 'clamd.sock');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { instream, talk } from '../../test/helpers/clamd.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,27 +8,6 @@ import { runDaemon } from './daemon.js';
 
 const EICAR = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*', 'latin1');
 
-/** Sends `request` on a new connection and collects the reply until the server closes it (or `until` is seen). */
-function talk(path: string, request: Buffer, until?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.createConnection(path);
-    let got = '';
-    sock.on('data', (d) => {
-      got += d.toString('latin1');
-      if (until !== undefined && got.includes(until)) sock.end();
-    });
-    sock.on('end', () => resolve(got));
-    sock.on('close', () => resolve(got));
-    sock.on('error', reject);
-    sock.write(request);
-  });
-}
-
-function instream(body: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([Buffer.from('zINSTREAM\0'), len, body, Buffer.alloc(4)]);
-}
 
 test('vigil daemon: clamd protocol on a Unix socket and the HTTP API over one database; SHUTDOWN ends it with 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-daemon-'));
