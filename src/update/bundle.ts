@@ -18,7 +18,8 @@
  *   then                 each file's bytes, in manifest order, sizes as declared
  *   last       64 bytes  Ed25519 signature over SHA-256(manifest bytes)
  *
- * Nothing follows the signature. The manifest must be byte-identical to its canonical
+ * Nothing follows the signature but, optionally, a transparency-log proof (src/update/transparency.ts),
+ * which ends with its own magic and is split off before anything here is checked. The manifest must be byte-identical to its canonical
  * re-serialisation, so a signed manifest has exactly one encoding and `manifestHash` (hex SHA-256
  * of those bytes) identifies it. Verification order: magic, manifest length, signature (before the
  * JSON is parsed), manifest shape, total length, per-file hashes, validity window.
@@ -26,6 +27,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign, verify } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { splitProof, type BundleProof, type LogError } from './transparency.js';
 
 export const BUNDLE_MAGIC = 'VIGILBNDL1\n';
 export const BUNDLE_FORMAT = 'vigil-bundle/1';
@@ -70,6 +72,10 @@ export interface VerifiedBundle {
   manifest: BundleManifest;
   manifestHash: string;
   files: { name: string; data: Uint8Array }[];
+  /** The transparency-log proof appended to the bundle, if any (checked by `checkLogged`). */
+  proof?: BundleProof;
+  /** Why an appended proof could not be read. */
+  proofError?: LogError;
 }
 export type VerifyResult = ({ ok: true } & VerifiedBundle) | { ok: false; error: BundleError };
 
@@ -270,7 +276,7 @@ export interface VerifyOptions {
 /** Verifies a bundle; throws `BundleError` with the reason. */
 export function verifyBundleOrThrow(bytes: Uint8Array, pubkey: KeyInput, opts: VerifyOptions = {}): VerifiedBundle {
   const key = publicKey(pubkey);
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { bundle: buf, proof, proofError } = splitProof(bytes);
   if (buf.length < MAGIC.length) throw new BundleError(MAGIC.subarray(0, buf.length).equals(buf) ? 'truncated' : 'bad-magic', buf.length === 0 ? 'empty file' : 'shorter than the magic', 0);
   if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new BundleError('bad-magic', `not a vigil bundle (magic is not ${JSON.stringify(BUNDLE_MAGIC)})`, 0);
   if (buf.length < HEADER) throw new BundleError('truncated', 'truncated in the manifest length', MAGIC.length);
@@ -310,7 +316,7 @@ export function verifyBundleOrThrow(bytes: Uint8Array, pubkey: KeyInput, opts: V
   if (opts.minVersion !== undefined && manifest.version < opts.minVersion) {
     throw new BundleError('rollback', `bundle version ${manifest.version} is older than the installed version ${opts.minVersion}`);
   }
-  return { manifest, manifestHash: digest.toString('hex'), files };
+  return { manifest, manifestHash: digest.toString('hex'), files, ...(proof ? { proof } : {}), ...(proofError ? { proofError } : {}) };
 }
 
 /** Verifies a bundle: the manifest and files, or the reason it is refused. Never throws on bad bytes. */
