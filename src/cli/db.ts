@@ -9,7 +9,8 @@
  *                                                    their header and signature status; totals
  *   vigil db keygen --out NAME                    an Ed25519 publisher key pair (NAME.key, NAME.pub)
  *   vigil db build SRC_DIR --key NAME.key --version N --out BUNDLE [--expires-days D] [--publisher P]
- *   vigil db verify BUNDLE --pubkey NAME.pub       (./dbsign.ts)
+ *   vigil db verify BUNDLE --pubkey NAME.pub
+ *   vigil db diff OLD NEW --pubkey NAME.pub --out DELTA   (./dbsign.ts)
  *
  * In: arguments and output streams. Out: an exit code (0, or 2 when a database does not load,
  * with every diagnostic printed).
@@ -30,7 +31,7 @@ function collect(v: string, prev: string[]): string[] {
 }
 
 export async function runDb(args: string[], deps: DbDeps): Promise<number> {
-  if (['keygen', 'build', 'verify'].includes(args[0] ?? '')) return runDbSign(args, deps);
+  if (['keygen', 'build', 'verify', 'diff'].includes(args[0] ?? '')) return runDbSign(args, deps);
   let code = 0;
   const program = new Command('vigil db')
     .exitOverride()

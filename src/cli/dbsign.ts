@@ -5,6 +5,7 @@
  *   build SRC_DIR --key NAME.key --version N --out BUNDLE [--expires-days D] [--publisher P]
  *                                              bundle the database files of SRC_DIR, signed
  *   verify BUNDLE --pubkey NAME.pub            check it; print publisher, version, files
+ *   diff OLD NEW --pubkey NAME.pub --out DELTA  a delta from OLD to NEW (src/update/delta.ts)
  *
  * In: arguments (after `db`) and output streams. Out: an exit code: 0 on success, 2 when a bundle
  * is refused (the reason on stderr), on a usage error, or when a file can't be read or written.
@@ -14,6 +15,7 @@ import { closeSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSy
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { makeDelta } from '../update/delta.js';
 import { BundleError, buildBundle, keyFingerprint, keygen, verifyBundle } from '../update/bundle.js';
 
 export interface DbSignDeps {
@@ -108,6 +110,22 @@ export async function runDbSign(args: string[], deps: DbSignDeps): Promise<numbe
         deps.stdout.write(`Publisher: ${m.publisher}\nVersion: ${m.version}\nCreated: ${m.created}\nExpires: ${m.expires}\nManifest SHA-256: ${r.manifestHash}\n`);
         deps.stdout.write(`Files (${m.files.length}):\n`);
         for (const f of m.files) deps.stdout.write(`  ${f.name}  ${f.size}  ${f.sha256}\n`);
+      } catch (e) { fail(e); }
+    });
+
+  program
+    .command('diff')
+    .description('a delta from one bundle to a newer one (carries the newer one\'s signature; no key needed)')
+    .argument('<old>', 'the older bundle')
+    .argument('<new>', 'the newer bundle')
+    .requiredOption('--pubkey <file>', "the publisher's public key (both bundles are verified first)")
+    .requiredOption('--out <file>', 'the delta to write (must not exist)')
+    .action((oldPath: string, newPath: string, o: { pubkey: string; out: string }) => {
+      try {
+        const newBytes = readFileSync(newPath);
+        const d = makeDelta(readFileSync(oldPath), newBytes, readFileSync(o.pubkey, 'utf8'), now());
+        writeNewFile(o.out, d);
+        deps.stdout.write(`Wrote ${o.out}: ${d.length} bytes (the whole bundle is ${newBytes.length})\n`);
       } catch (e) { fail(e); }
     });
 

@@ -1,7 +1,7 @@
 /**
  * Where vigil keeps its state: `$VIGIL_HOME` (default `/var/lib/vigil` for root, else
- * `~/.local/share/vigil`), its database directory `$VIGIL_HOME/db`, its compiled-database cache,
- * and the database shipped inside the package.
+ * `~/.local/share/vigil`), its database directories (`db`, `clamav`, `local` under it), its
+ * compiled-database cache, and the database shipped inside the package.
  */
 import { existsSync } from 'node:fs';
 import { vigilHome } from '../core/home.js';
@@ -21,11 +21,16 @@ export function packagedDbDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'db');
 }
 
-/** The default `-d`: the user's database directory (if it exists) plus the packaged database. */
+/**
+ * The default `-d`: those of the user's database directories that exist — `db` (signed bundles
+ * installed by `vigil update`), `clamav` (ClamAV's official databases, `vigil update
+ * --clamav-mirror`), `local` (imported threat intelligence, `vigil db import`) — plus the
+ * packaged database.
+ */
 export function defaultDatabases(): string[] {
-  const user = join(vigilHome(), 'db');
-  const out = [packagedDbDir()];
-  if (existsSync(user)) out.unshift(user);
+  const home = vigilHome();
+  const out = ['db', 'clamav', 'local'].map((d) => join(home, d)).filter((p) => existsSync(p));
+  out.push(packagedDbDir());
   return out;
 }
 
