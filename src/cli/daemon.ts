@@ -6,6 +6,9 @@
  *                [--http HOST:PORT] [--http-token TOKEN] [--threads N] [--self-check SECONDS]
  *                [--watch PATH]... [--watch-action report|quarantine|delete] [--watch-exclude GLOB]...
  *                [--shield PATH]... [--shield-action stop|kill|alert] [--snapshot-every SECONDS]
+ *                [--update-mirror URL... --update-pubkey FILE [--update-log-pubkey FILE]
+ *                 [--update-every SECONDS] [--update-db DIR]]   scheduled signed updates, picked
+ *                                                               up without a restart
  *
  * In: arguments (a clamd.conf-format file and flags; flags win), output streams. Out: runs until
  * a client sends SHUTDOWN or the process gets SIGTERM/SIGINT, then closes the listeners and
@@ -31,6 +34,8 @@ import { watchDatabases } from '../daemon/selfcheck.js';
 import { SCAN_CONFIG_KEYS, scanConfig, type ScanConfig } from '../daemon/scan-config.js';
 import { readFileSync } from 'node:fs';
 import { resolveLoad } from './engine-loader.js';
+import { resolve as resolvePath } from 'node:path';
+import { defaultUpdateDb, scheduleUpdates, type UpdateSchedule } from './update.js';
 
 export interface DaemonDeps {
   stdout: { write(s: string): unknown };
@@ -54,6 +59,11 @@ interface DaemonFlags {
   shieldAction: string;
   snapshotEvery: string;
   selfCheck: string;
+  updateMirror: string[];
+  updatePubkey?: string;
+  updateLogPubkey?: string;
+  updateEvery: string;
+  updateDb?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -77,6 +87,11 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     .option('--shield <path>', 'ransomware shield over PATH: canaries, change signals, stopping the writer, versioned copies for vigil rollback; implies real-time scanning of PATH (repeatable)', collect, [] as string[])
     .option('--shield-action <action>', 'what the shield does to the writing process: stop (SIGSTOP), kill (SIGSTOP then SIGKILL) or alert', 'stop')
     .option('--snapshot-every <seconds>', 'how often the shield snapshots its folders (0: only at start)', '600')
+    .option('--update-mirror <url>', 'install signed signature bundles from this mirror on a schedule, as vigil update does (repeatable)', collect, [] as string[])
+    .option('--update-pubkey <file>', "with --update-mirror: the publisher's public key")
+    .option('--update-log-pubkey <file>', "with --update-mirror: the transparency log's public key")
+    .option('--update-every <seconds>', 'with --update-mirror: seconds between updates', '3600')
+    .option('--update-db <dir>', 'with --update-mirror: the managed database path (default $VIGIL_HOME/db)')
     .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
   let flags: DaemonFlags;
   try {
@@ -135,7 +150,33 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     return 2;
   }
 
+  const updateEvery = Number(flags.updateEvery);
+  if (flags.updateMirror.length > 0 && (!flags.updatePubkey || !(Number.isInteger(updateEvery) && updateEvery > 0))) {
+    deps.stderr.write('ERROR: --update-mirror needs --update-pubkey and a positive --update-every\n');
+    return 2;
+  }
   const databases = flags.database.length > 0 ? flags.database : config.databaseDirectory ? [config.databaseDirectory] : [];
+  // Scheduled updates: the first runs before the database is loaded, so that a machine starts
+  // on the newest signatures it can get; a mirror that is down only delays that.
+  let updates: UpdateSchedule | undefined;
+  let afterInstall: () => Promise<void> = async () => {};
+  if (flags.updateMirror.length > 0) {
+    const updateDb = flags.updateDb ?? defaultUpdateDb();
+    try {
+      updates = scheduleUpdates({
+        mirrors: flags.updateMirror, pubkeyFile: flags.updatePubkey!, db: updateDb, everyMs: updateEvery * 1000,
+        ...(flags.updateLogPubkey ? { logPubkeyFile: flags.updateLogPubkey } : {}),
+        onInstalled: () => afterInstall(), log: (line) => { deps.stderr.write(`${line}\n`); },
+      });
+    } catch (e) {
+      deps.stderr.write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 2;
+    }
+    await updates.runNow();
+    if (databases.length > 0 && !databases.some((d) => resolvePath(d) === resolvePath(updateDb))) {
+      deps.stderr.write(`WARNING: --update-db ${updateDb} is not among the databases loaded (-d); updates are installed but not used\n`);
+    }
+  }
   let scanner;
   try {
     // Scans run in worker threads by default, so that a long scan never holds up other clients.
@@ -147,6 +188,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
       ...(scanOpts?.detectPua !== undefined ? { detectPua: scanOpts.detectPua } : {}),
     });
   } catch (e) {
+    updates?.stop();
     deps.stderr.write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
@@ -191,6 +233,8 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     })
     : undefined;
 
+  afterInstall = () => service.reload();
+
   let stopRequested!: () => void;
   const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
   const clamd = config.localSocket || config.tcpSocket !== undefined
@@ -201,6 +245,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   let protection: ProtectionService | undefined;
   /** Stops whatever was started, in reverse dependency order (the scanner last). */
   const shutdown = async (): Promise<void> => {
+    updates?.stop();
     stopWatching?.();
     await realtime?.stop();
     await protection?.stop();

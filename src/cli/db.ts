@@ -11,11 +11,15 @@
  *   vigil db build SRC_DIR --key NAME.key --version N --out BUNDLE [--expires-days D] [--publisher P]
  *   vigil db verify BUNDLE --pubkey NAME.pub
  *   vigil db diff OLD NEW --pubkey NAME.pub --out DELTA   (./dbsign.ts)
+ *   vigil db import FILE... [--out DIR] [--name NAME] [--json]
+ *                                                    MISP, STIX 2.1, hash lists → databases with
+ *                                                    provenance (./dbimport.ts)
  *
  * In: arguments and output streams. Out: an exit code (0, or 2 when a database does not load,
  * with every diagnostic printed).
  */
 import { runDbSign } from './dbsign.js';
+import { runDbImport } from './dbimport.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { cvdInfo, formatCvdInfo } from '../signatures/clamav/cvd.js';
@@ -31,6 +35,7 @@ function collect(v: string, prev: string[]): string[] {
 }
 
 export async function runDb(args: string[], deps: DbDeps): Promise<number> {
+  if (args[0] === 'import') return runDbImport(args.slice(1), deps);
   if (['keygen', 'build', 'verify', 'diff'].includes(args[0] ?? '')) return runDbSign(args, deps);
   let code = 0;
   const program = new Command('vigil db')

@@ -25,6 +25,7 @@ import { runYara } from './yara.js';
 import { runDaemon } from './daemon.js';
 import { runQuarantine } from './quarantine.js';
 import { runMirror, runUpdateCli } from './update.js';
+import { runLog } from './log.js';
 import { runAudit } from './audit.js';
 import { runWatch } from './watch.js';
 import { runStatus } from './status.js';
@@ -114,6 +115,7 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
   passThrough('versions', 'versioned copies of protected folders: snapshot, list, verify, prune (see: vigil versions --help)', (args) => runVersions(args, { stdout, stderr }));
   passThrough('audit', 'the hash-chained audit log: verify, list (see: vigil audit --help)', (args) => runAudit(args, { stdout, stderr }));
   passThrough('update', 'install the newest valid signed signature bundle from mirrors or files (see: vigil update --help)', (args) => runUpdateCli(args, { stdout, stderr }));
+  passThrough('log', 'the transparency log of signature bundles: keygen, serve, submit, audit (see: vigil log --help)', (args) => runLog(args, { stdout, stderr }));
   passThrough('mirror', 'serve signed bundles to clients: vigil mirror serve DIR --listen HOST:PORT', (args) => runMirror(args, { stdout, stderr }));
   passThrough('quarantine', 'the quarantine vault: list, show, restore, delete, export, add, rebuild (see: vigil quarantine --help)', (args) => runQuarantine(args, { stdout, stderr }));
 

@@ -31,6 +31,8 @@
  *   code to 0.
  */
 
+import { loadProvenance, provenanceForJson, type ProvenanceIndex } from '../update/provenance.js';
+import { defaultDatabases } from './home.js';
 import { closeSync, constants as fsc, openSync, writeSync, promises as fsp } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { TransferListItem } from 'node:worker_threads';
@@ -610,6 +612,8 @@ export interface JsonDetection {
   layer: string[];
   offset?: number;
   matched?: string;
+  /** Where an imported signature came from (`vigil db import`): source, event or indicator, time. */
+  provenance?: ReturnType<typeof provenanceForJson>;
 }
 
 export interface JsonRecord {
@@ -629,7 +633,8 @@ function displayPath(path: Buffer | string): { path: string; pathHex?: string } 
   return Buffer.from(text, 'utf8').equals(path) ? { path: text } : { path: text, pathHex: path.toString('hex') };
 }
 
-function jsonDetection(d: Detection): JsonDetection {
+function jsonDetection(d: Detection, prov?: ProvenanceIndex): JsonDetection {
+  const p = prov?.get(d.name);
   return {
     name: d.name,
     kind: d.kind,
@@ -638,6 +643,7 @@ function jsonDetection(d: Detection): JsonDetection {
     layer: [...d.layer],
     ...(d.offset !== undefined ? { offset: d.offset } : {}),
     ...(d.matched !== undefined ? { matched: d.matched } : {}),
+    ...(p ? { provenance: provenanceForJson(p) } : {}),
   };
 }
 
@@ -674,12 +680,12 @@ function withLimits(r: JsonRecord, result: unknown): JsonRecord {
   return limits && limits.length > 0 ? { ...r, notScanned: limits.map((l) => ({ layer: [...l.layer], limit: l.limit })) } : r;
 }
 
-function record(path: Buffer | string, verdict: Verdict, reason: string | undefined, detections: readonly Detection[] = []): JsonRecord {
+function record(path: Buffer | string, verdict: Verdict, reason: string | undefined, detections: readonly Detection[] = [], prov?: ProvenanceIndex): JsonRecord {
   return {
     ...displayPath(path),
     verdict,
     ...(reason !== undefined ? { reason } : {}),
-    detections: detections.map(jsonDetection),
+    detections: detections.map((d) => jsonDetection(d, prov)),
   };
 }
 
@@ -937,6 +943,8 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
   }
   st.knownSignatures = engine.knownSignatures;
   st.engineVersion = engine.engineVersion;
+  // Imported threat intelligence carries its provenance in sidecars, read on the first detection.
+  const provenance = cfg.json ? loadProvenance(cfg.databases.length > 0 ? cfg.databases : defaultDatabases()) : undefined;
 
   // The list of targets.
   let targets: Buffer[];
@@ -1106,7 +1114,7 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
       }
       const chain = cfg.archiveVerbose && o.result ? (o.result as EngineScanResult).chain : undefined;
       if (chain && !cfg.json) out.info(...archiveChainLine(label, chain, detections[0]!.name));
-      if (cfg.json) out.json(withLimits(record(o.path, verdict === 'clean' ? 'infected' : verdict, reason, detections), o.result));
+      if (cfg.json) out.json(withLimits(record(o.path, verdict === 'clean' ? 'infected' : verdict, reason, detections, provenance), o.result));
       if (cfg.bell) out.bell();
     } else if (showOk) {
       if (cfg.json) out.json(withLimits(record(o.path, verdict, reason), o.result));

@@ -184,6 +184,57 @@ export async function runUpdateCli(args: string[], deps: UpdateDeps): Promise<nu
   return code;
 }
 
+export interface UpdateSchedule {
+  /** Runs one update now (after the one in progress, if any). */
+  runNow(): Promise<UpdateReport | undefined>;
+  stop(): void;
+}
+
+/**
+ * The daemon's scheduled updates: every `everyMs`, one update run (never two at once); after an
+ * install, `onInstalled` (the daemon reloads its database). Each outcome is logged and audited.
+ */
+export function scheduleUpdates(o: {
+  mirrors: string[]; pubkeyFile: string; logPubkeyFile?: string; db: string; everyMs: number;
+  onInstalled: () => Promise<void>; log: (line: string) => void; fetch?: typeof fetch;
+}): UpdateSchedule {
+  const pubkey = readKey(o.pubkeyFile, 'public key');
+  const logPubkey = o.logPubkeyFile ? readKey(o.logPubkeyFile, 'log public key') : undefined;
+  let chain: Promise<UpdateReport | undefined> = Promise.resolve(undefined);
+  let stopped = false;
+  const once = async (): Promise<UpdateReport | undefined> => {
+    if (stopped) return undefined;
+    try {
+      const r = await runUpdate({
+        db: o.db, mirrors: o.mirrors, pubkey, validate: validateDatabase,
+        ...(logPubkey !== undefined ? { logPubkey } : {}), ...(o.fetch ? { fetch: o.fetch } : {}),
+      });
+      for (const x of r.refused) {
+        o.log(`update: REFUSED ${x.source}${x.version ? ` (version ${x.version})` : ''}: ${x.reason}`);
+        recordAudit('update-refused', { db: o.db, source: x.source, version: x.version, reason: x.reason });
+      }
+      for (const w of r.warnings) o.log(`update: WARNING: ${w}`);
+      if (logPubkey === undefined) o.log('update: WARNING: no log key: nothing was checked against a transparency log');
+      if (r.status === 'installed' && r.installed) {
+        o.log(`update: installed version ${r.installed.version} (${r.installed.manifest_sha256.slice(0, 16)}…) into ${o.db}`);
+        recordAudit('update-install', { db: o.db, version: r.installed.version, manifest: r.installed.manifest_sha256, publisher: r.installed.publisher, previous: r.previous?.version ?? null, log_checked: r.logChecked });
+        await o.onInstalled();
+      }
+      return r;
+    } catch (e) {
+      o.log(`update: ${reasonOf(e)}`);
+      return undefined;
+    }
+  };
+  const runNow = (): Promise<UpdateReport | undefined> => {
+    chain = chain.then(once, once);
+    return chain;
+  };
+  const timer = setInterval(() => { void runNow(); }, o.everyMs);
+  timer.unref();
+  return { runNow, stop: () => { stopped = true; clearInterval(timer); } };
+}
+
 /** Consistency proofs fetched from the log (`--log URL`). */
 async function logConsistencySource(url: string): Promise<(first: number, second: number) => Promise<string[] | undefined>> {
   const { fetchConsistency } = await import('../update/log-client.js');

@@ -64,16 +64,21 @@ export class LogStore {
     }
     let lineNo = 0;
     let at = 0;
-    while (at < end) {
-      const nl = text.indexOf(0x0a, at);
-      lineNo++;
-      const line = text.subarray(at, nl).toString('utf8');
-      at = nl + 1;
-      let parsed: unknown;
-      try { parsed = JSON.parse(line); } catch (e) { throw new LogError('log-io', `${path}:${lineNo}: not JSON: ${(e as Error).message}`); }
-      const entry = parseEntry(parsed, `${path}:${lineNo}`);
-      if (!canonicalEntry(entry).equals(Buffer.from(line, 'utf8'))) throw new LogError('log-io', `${path}:${lineNo}: entry not in canonical form`);
-      this.#push(entry);
+    try {
+      while (at < end) {
+        const nl = text.indexOf(0x0a, at);
+        lineNo++;
+        const line = text.subarray(at, nl).toString('utf8');
+        at = nl + 1;
+        let parsed: unknown;
+        try { parsed = JSON.parse(line); } catch (e) { throw new LogError('log-io', `${path}:${lineNo}: not JSON: ${(e as Error).message}`); }
+        const entry = parseEntry(parsed, `${path}:${lineNo}`);
+        if (!canonicalEntry(entry).equals(Buffer.from(line, 'utf8'))) throw new LogError('log-io', `${path}:${lineNo}: entry not in canonical form`);
+        this.#push(entry);
+      }
+    } catch (e) {
+      closeSync(this.#fd); // a log that can't be read is not opened: don't leak its descriptor
+      throw e;
     }
   }
 
