@@ -1,12 +1,13 @@
 /**
  * Privacy: scanning opens no socket. Each command runs under `strace -f` (every thread and child
  * process), recording socket(), socketpair() and connect() calls; the recording must hold none.
- * A control run that does open a socket proves the recording sees one. Skipped with a message where
- * strace is not installed (CI installs it).
+ * A control run that does open a socket proves the recording sees one. `vigil update` connects to
+ * its configured mirror and nowhere else (no name lookup, no other address); `vigil db import`
+ * opens no socket. Skipped with a message where strace is not installed (CI installs it).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
@@ -77,6 +78,42 @@ describe('privacy: a scan opens no socket', { skip }, () => {
       const control = socketCalls(work, ['-e', "require('net').connect(9, '127.0.0.1').on('error', () => {})"]);
       assert.ok(control.calls.some((l) => /socket\(AF_INET/.test(l)) && control.calls.some((l) => /connect\(/.test(l)), `control not seen: ${control.calls.join(' | ')}`);
     } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('vigil update connects only to its mirror; vigil db import opens no socket', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'vigil-privacy-'));
+    const vigil = join(root(), 'bin', 'vigil.js');
+    const mirrorDir = join(work, 'mirror');
+    mkdirSync(mirrorDir);
+    const { publisher } = await import('../update/testkit.js');
+    const pub = publisher(work);
+    writeFileSync(join(mirrorDir, 'v1.vbundle'), pub.publish(1));
+    writeFileSync(join(work, 'pub.pem'), pub.keys.pub);
+    writeFileSync(join(work, 'log.pem'), pub.logKeys.pub);
+    // The mirror is another process: this one blocks while strace runs.
+    const mirror = spawn(process.execPath, [vigil, 'mirror', 'serve', mirrorDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        mirror.stdout.on('data', (d: Buffer) => { out += d.toString(); const m = /on (http:\/\/\S+)/.exec(out); if (m) resolve(m[1]!); });
+        mirror.on('exit', (code) => reject(new Error(`mirror exited ${code}`)));
+      });
+      const port = new URL(url).port;
+      const r = socketCalls(work, [vigil, 'update', '--mirror', url, '--pubkey', join(work, 'pub.pem'), '--log-pubkey', join(work, 'log.pem')]);
+      assert.equal(r.status, 0);
+      const connects = r.calls.filter((l) => /connect\(/.test(l));
+      assert.ok(connects.length > 0, 'the update did not reach its mirror');
+      for (const c of connects) assert.match(c, new RegExp(`sin_port=htons\\(${port}\\), sin_addr=inet_addr\\("127\\.0\\.0\\.1"\\)`), `a connection elsewhere than the mirror: ${c}`);
+      const other = r.calls.filter((l) => /socket\(/.test(l) && !/socket\(AF_INET, SOCK_STREAM/.test(l));
+      assert.deepEqual(other, [], `sockets other than TCP to the mirror: ${other.join(' | ')}`);
+      writeFileSync(join(work, 'list.txt'), `${'ab'.repeat(32)}\n`);
+      const imp = socketCalls(work, [vigil, 'db', 'import', join(work, 'list.txt')]);
+      assert.equal(imp.status, 0);
+      assert.deepEqual(imp.calls, [], `vigil db import opened sockets: ${imp.calls.join(' | ')}`);
+    } finally {
+      mirror.kill('SIGTERM');
       rmSync(work, { recursive: true, force: true });
     }
   });
