@@ -5,9 +5,10 @@
  * In: arguments. Out: `verify` prints `OK: N entries, chain intact` (exit 0) or each problem with
  * its line (exit 1; 2 when there is no log or the arguments are wrong); `list` prints the entries.
  * Also `recordAudit(kind, data)`, which the other commands call: a failure to write the log is a
- * warning on stderr, never the end of a scan.
+ * warning on stderr, never the end of a scan; and `recordSettings(component, settings)`, which
+ * appends a `setting-change` entry naming each setting that differs from the last run's.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { AuditLog, verifyAuditLog } from '../core/audit.js';
@@ -28,6 +29,45 @@ export function recordAudit(kind: string, data: Record<string, unknown>, stderr?
     new AuditLog(defaultAuditLog()).append(kind, data);
   } catch (e) {
     stderr?.write(`WARNING: audit log: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
+}
+
+/** A JSON-safe copy of a settings value (regular expressions as their source). */
+function plain(v: unknown): unknown {
+  if (v instanceof RegExp) return v.source;
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+/**
+ * Compares a component's effective settings with those it ran with last time
+ * (`$VIGIL_HOME/settings/COMPONENT.json`) and records what changed: `setting-change` with each
+ * changed key's old and new value (every key the first time). Returns the changed keys.
+ */
+export function recordSettings(component: string, settings: Record<string, unknown>, stderr?: { write(s: string): unknown }): string[] {
+  try {
+    const dir = join(vigilHome(), 'settings');
+    const path = join(dir, `${component}.json`);
+    const now = plain(settings) as Record<string, unknown>;
+    let before: Record<string, unknown> | undefined;
+    try { before = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>; } catch { before = undefined; }
+    const changed: Record<string, { from: unknown; to: unknown }> = {};
+    for (const k of [...new Set([...Object.keys(before ?? {}), ...Object.keys(now)])].sort()) {
+      const a = JSON.stringify(before?.[k]);
+      const b = JSON.stringify(now[k]);
+      if (a !== b) changed[k] = { from: before?.[k] ?? null, to: now[k] ?? null };
+    }
+    const keys = Object.keys(changed);
+    if (keys.length === 0) return [];
+    recordAudit('setting-change', { component, first: before === undefined, changed }, stderr);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(now)}\n`, { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+    return keys;
+  } catch (e) {
+    stderr?.write(`WARNING: audit log: settings of ${component}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return [];
   }
 }
 

@@ -23,7 +23,7 @@ import { ClamdServer } from '../daemon/clamd/server.js';
 import { ClamdLog } from '../daemon/clamd/log.js';
 import { ctime } from '../daemon/clamd/engine-service.js';
 import type { ScanService, ServiceResult, ServiceScanOptions } from '../daemon/service.js';
-import { recordAudit } from './audit.js';
+import { recordAudit, recordSettings } from './audit.js';
 import { startWatchService, type WatchService } from './watch.js';
 import type { WatchAction } from '../protect/types.js';
 import { startProtection, type ProtectionService } from './protection.js';
@@ -288,6 +288,12 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     return 2;
   }
 
+  recordSettings('daemon', {
+    config: flags.config ?? null, clamd: config, databases, http: flags.http ?? null, httpToken: flags.httpToken ? 'set' : null,
+    threads: flags.threads ?? null, selfCheck, watch: flags.watch, watchAction: flags.watchAction, watchExclude: flags.watchExclude,
+    shield: flags.shield, shieldAction: flags.shieldAction, snapshotEvery, scan: scanOpts ? { ...scanOpts, errors: undefined } : null,
+    updateMirror: flags.updateMirror, updatePubkey: flags.updatePubkey ?? null, updateLogPubkey: flags.updateLogPubkey ?? null, updateEvery: flags.updateMirror.length > 0 ? updateEvery : null,
+  }, deps.stderr);
   recordAudit('daemon-start', {
     pid: process.pid, signatures: scanner.version().database.signatures, clamd: config.localSocket ?? (config.tcpSocket !== undefined ? `tcp:${config.tcpSocket}` : null),
     http: flags.http ?? null, watch: flags.watch, shield: flags.shield,

@@ -27,7 +27,11 @@ import { DbStore, UpdateError } from '../update/install.js';
 import { startMirror } from '../update/mirror.js';
 import { updateClamav } from '../update/freshclam.js';
 import { reasonOf, runUpdate, type UpdateReport } from '../update/update.js';
-import { recordAudit } from './audit.js';
+import { recordAudit, recordSettings } from './audit.js';
+import { createHash } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import { keyFingerprint } from '../update/bundle.js';
+import { logId } from '../update/transparency.js';
 import { loadErrors, loadWithCache, resolveLoad } from './engine-loader.js';
 
 export interface UpdateDeps {
@@ -157,6 +161,11 @@ export async function runUpdateCli(args: string[], deps: UpdateDeps): Promise<nu
         const pubkey = readKey(o.pubkey, 'public key');
         const logPubkey = o.logPubkey ? readKey(o.logPubkey, 'log public key') : undefined;
         const fetchConsistency = o.log ? await logConsistencySource(o.log) : undefined;
+        // Which keys are trusted is a setting whose every change the audit log keeps.
+        recordSettings(`update-${createHash('sha256').update(resolvePath(db)).digest('hex').slice(0, 12)}`, {
+          db: resolvePath(db), mirrors: o.mirror, log: o.log ?? null,
+          publisherKey: keyFingerprint(pubkey), logKey: logPubkey !== undefined ? logId(logPubkey) : null,
+        }, deps.stderr);
         const r = await runUpdate({
           db, mirrors: o.mirror, files: o.bundle, pubkey, validate: validateDatabase,
           ...(logPubkey !== undefined ? { logPubkey } : {}),

@@ -22,7 +22,7 @@ import { defaultVaultDir, openVault, type Vault } from '../protect/vault/index.j
 import type { WatchAction } from '../protect/types.js';
 import { vigilHome } from './home.js';
 import { parseSize } from '../daemon/clamd/config.js';
-import { recordAudit } from './audit.js';
+import { recordAudit, recordSettings } from './audit.js';
 
 export interface WatchDeps {
   stdout: { write(s: string): unknown };
@@ -194,6 +194,10 @@ export async function runWatch(args: string[], deps: WatchDeps): Promise<number>
     await scanner?.close().catch(() => undefined);
     return err(e instanceof Error ? e.message : String(e));
   }
+  recordSettings('watch', {
+    paths, action, settle, maxWait, threads, databases: flags.database, exclude: flags.exclude, excludeExt: flags.excludeExt,
+    excludePath: flags.excludePath, maxSize: maxSize ?? null, vault: flags.vault ?? null, state: flags.state ?? null,
+  }, deps.stderr);
   const watcher = service.watcher;
   const cleanup = async () => {
     await service.stop();
