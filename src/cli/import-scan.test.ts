@@ -92,4 +92,10 @@ test('MISP and STIX imports: vigil scan --json detections carry their provenance
   // The clamscan-style lines are unchanged by provenance.
   const plain = await vigil(['scan', '--no-summary', '--infected', files]);
   assert.match(plain.out, /dropper\.exe: MISP\.E1234\.Sha256\.[0-9a-f]{16}\.UNOFFICIAL FOUND/);
+  // Each scan that found something left one entry in the audit log.
+  const audit = await vigil(['audit', 'list', '--json']);
+  const scans = audit.out.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; data: { infected: number; detections: { path: string; names: string[] }[] } }).filter((e) => e.kind === 'scan-detections');
+  assert.equal(scans.length, 2);
+  assert.equal(scans[1]!.data.infected, 3);
+  assert.ok(scans[1]!.data.detections.some((d) => d.path.endsWith('dropper.exe') && /^MISP\.E1234\./.test(d.names[0]!)));
 });

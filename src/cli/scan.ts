@@ -33,6 +33,7 @@
 
 import { loadProvenance, provenanceForJson, type ProvenanceIndex } from '../update/provenance.js';
 import { defaultDatabases } from './home.js';
+import { recordAudit } from './audit.js';
 import { closeSync, constants as fsc, openSync, writeSync, promises as fsp } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { TransferListItem } from 'node:worker_threads';
@@ -890,10 +891,15 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
     blocks: 0, rblocks: 0, bytesScanned: 0, bytesRead: 0,
   };
   let ret = 0;
+  /** What this run found, for the audit log (one entry per run; the first 1,000 files). */
+  const found: { path: string; names: string[] }[] = [];
   const finish = (): number => {
     const end = now();
     progress?.clear();
     const code = st.infected > 0 ? 1 : st.errors > 0 ? 2 : ret;
+    if (st.infected > 0) {
+      recordAudit('scan-detections', { source: 'scan', files: st.files, infected: st.infected, detections: found, truncated: st.infected > found.length });
+    }
     if (!cfg.noSummary) {
       if (cfg.json) {
         for (const line of summaryLines(st, start, end)) out.logOnly(`${line}\n`);
@@ -1108,6 +1114,7 @@ async function scanWithLog(cfg: ScanConfig, deps: ScanDeps, version: string, log
     st.bytesRead += o.bytesRead;
     if (detections.length > 0) {
       st.infected++;
+      if (found.length < 1000) found.push({ path: displayPath(o.path).path, names: detections.map((d) => d.name) });
       for (const d of detections) {
         if (cfg.json) out.logOnly(label, `: ${d.name} FOUND\n`);
         else out.info(label, `: ${d.name} FOUND`);
