@@ -12,6 +12,8 @@
  * of real-time protection ask first what it really covers; this answers from the machine itself,
  * reading state, never changing it (the vault is only opened when it exists).
  */
+import { DbStore } from '../update/install.js';
+import { defaultUpdateDb } from './update.js';
 import { existsSync } from 'node:fs';
 import { arch, release } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +30,7 @@ export interface StatusDeps {
 
 interface StatusFlags { json?: boolean; state?: string; vault?: string; database: string[] }
 
-export const PRIVACY = 'no file and no file name leaves this machine; no network access except configured mirrors';
+export const PRIVACY = 'no file and no file name leaves this machine; the only network access is vigil update (and the daemon\'s scheduled updates) reaching the mirrors and log given to it';
 
 export interface PlatformStatus {
   os: string;
@@ -143,8 +145,21 @@ export async function runStatus(args: string[], deps: StatusDeps): Promise<numbe
     }
   }
 
+  // Signed updates (vigil update): what is installed, whether the log vouched for it.
+  let updates: { db: string; version?: number; publisher?: string; expires?: string; logged?: boolean; logHead?: number; error?: string } = { db: defaultUpdateDb() };
+  try {
+    const store = new DbStore(updates.db);
+    const cur = store.current();
+    if (cur) {
+      const state = store.state();
+      updates = { ...updates, version: cur.version, publisher: cur.publisher, expires: cur.expires, logged: cur.proof !== undefined && state.last_head !== undefined, ...(state.last_head ? { logHead: state.last_head.tree_size } : {}) };
+    }
+  } catch (e) {
+    updates = { ...updates, error: e instanceof Error ? e.message : String(e) };
+  }
+
   if (flags.json) {
-    deps.stdout.write(`${JSON.stringify({ platform, watch: { stateDir, roots, errors: st.errors }, database, vault, privacy: PRIVACY })}\n`);
+    deps.stdout.write(`${JSON.stringify({ platform, watch: { stateDir, roots, errors: st.errors }, database, updates, vault, privacy: PRIVACY })}\n`);
     return 0;
   }
   const w = (s: string) => { deps.stdout.write(`${s}\n`); };
@@ -167,6 +182,9 @@ export async function runStatus(args: string[], deps: StatusDeps): Promise<numbe
     w(`Database: ${database.signatures.toLocaleString('en')} signatures${database.daily ? `, daily ${database.daily.version} built ${new Date(database.daily.time * 1000).toISOString()}` : ''}`);
     for (const f of database.files) w(`  ${f.path} (${f.kind}): ${f.signatures.toLocaleString('en')}`);
   }
+  if (updates.error) w(`Signed updates: ${updates.error}`);
+  else if (updates.version === undefined) w(`Signed updates: none installed in ${updates.db} (vigil update --mirror URL --pubkey KEY --log-pubkey LOGKEY)`);
+  else w(`Signed updates: version ${updates.version} from ${updates.publisher} in ${updates.db}, expires ${updates.expires}; ${updates.logged ? `checked against the transparency log (tree size ${updates.logHead})` : 'NOT checked against a transparency log'}`);
   if ('absent' in vault) w(`Vault: empty (${vault.dir} not created yet)`);
   else if ('error' in vault) w(`Vault: unreadable: ${vault.error}`);
   else w(`Vault: ${vault.records} quarantined file${vault.records === 1 ? '' : 's'}${vault.problems ? ` (${vault.problems} with problems: see vigil quarantine list)` : ''} in ${vault.dir}`);

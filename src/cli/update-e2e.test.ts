@@ -197,6 +197,11 @@ test('signed, logged updates end to end: publish v1..v3, clients and a running d
   const rb = ok(await vigil(['update', '--rollback'], env), 'rollback');
   assert.match(rb.stdout, /Rolled back .* from version 3 to version 2/);
   assert.deepEqual(await detected(), ['1', '2']);
+  const status = JSON.parse(ok(await vigil(['status', '--json'], env), 'status').stdout) as { updates: { version: number; logged: boolean; logHead: number }; privacy: string };
+  assert.equal(status.updates.version, 2);
+  assert.equal(status.updates.logged, true);
+  assert.equal(status.updates.logHead, 3);
+  assert.match(status.privacy, /no file and no file name leaves this machine/);
   const audit = ok(await vigil(['audit', 'verify'], env), 'audit verify');
   t.diagnostic(audit.stdout.trim());
   const list = ok(await vigil(['audit', 'list'], env), 'audit list').stdout;
