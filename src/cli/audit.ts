@@ -8,9 +8,9 @@
  * warning on stderr, never the end of a scan; and `recordSettings(component, settings)`, which
  * appends a `setting-change` entry naming each setting that differs from the last run's.
  */
+import { commandGroup, parseCommand } from './program.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
 import { AuditLog, verifyAuditLog } from '../core/audit.js';
 import { vigilHome } from './home.js';
 
@@ -73,11 +73,9 @@ export function recordSettings(component: string, settings: Record<string, unkno
 
 export async function runAudit(args: string[], deps: AuditDeps): Promise<number> {
   let code = 0;
-  const program = new Command('vigil audit')
+  const program = commandGroup('vigil audit', deps)
     .description('the hash-chained audit log of detections, quarantine actions, updates and daemon runs')
-    .exitOverride()
-    .helpOption('-h, --help', 'show this help')
-    .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
+    .helpOption('-h, --help', 'show this help');
   program.command('verify')
     .description('check that no entry was edited, removed, inserted, moved or cut')
     .option('--log <file>', 'the audit log (default: $VIGIL_HOME/audit.ndjson)')
@@ -108,11 +106,5 @@ export async function runAudit(args: string[], deps: AuditDeps): Promise<number>
         }
       }
     });
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
-    throw e;
-  }
-  return code;
+  return (await parseCommand(program, args)) ?? code;
 }

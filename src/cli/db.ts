@@ -18,10 +18,10 @@
  * In: arguments and output streams. Out: an exit code (0, or 2 when a database does not load,
  * with every diagnostic printed).
  */
+import { commandGroup, parseCommand } from './program.js';
 import { runDbSign } from './dbsign.js';
 import { runDbImport } from './dbimport.js';
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
 import { cvdInfo, formatCvdInfo } from '../signatures/clamav/cvd.js';
 import { loadErrors, loadWithCache, resolveLoad, writeCache } from './engine-loader.js';
 
@@ -38,10 +38,7 @@ export async function runDb(args: string[], deps: DbDeps): Promise<number> {
   if (args[0] === 'import') return runDbImport(args.slice(1), deps);
   if (['keygen', 'build', 'verify', 'diff'].includes(args[0] ?? '')) return runDbSign(args, deps);
   let code = 0;
-  const program = new Command('vigil db')
-    .exitOverride()
-    .helpCommand(false)
-    .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
+  const program = commandGroup('vigil db', deps);
 
   program
     .command('compile')
@@ -102,11 +99,5 @@ export async function runDb(args: string[], deps: DbDeps): Promise<number> {
       deps.stdout.write(`Known viruses: ${set.known}\n`);
     });
 
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
-    throw e;
-  }
-  return code;
+  return (await parseCommand(program, args)) ?? code;
 }

@@ -9,8 +9,8 @@
  * be read, a source could not be written, or on a usage error.
  * Why: the command front of src/update/tiimport.ts.
  */
+import { commandGroup, parseCommand } from './program.js';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
 import { vigilHome } from '../core/home.js';
 import { importThreatIntel, ImportWriteError, type ImportProblem, type ImportReport, type ParsedInput } from '../update/tiimport.js';
 
@@ -59,10 +59,7 @@ function jsonReport(r: ImportReport): unknown {
 
 export async function runDbImport(args: string[], deps: DbImportDeps): Promise<number> {
   let code = 0;
-  const program = new Command('vigil db import')
-    .exitOverride()
-    .helpCommand(false)
-    .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } })
+  const program = commandGroup('vigil db import', deps)
     .description('import threat intelligence (MISP, STIX 2.1, hash lists, MalwareBazaar CSV) as signature databases with provenance')
     .argument('<file...>', 'input files, or MISP feed directories')
     .option('--out <dir>', 'output directory (default: $VIGIL_HOME/local)')
@@ -95,11 +92,5 @@ export async function runDbImport(args: string[], deps: DbImportDeps): Promise<n
         else deps.stdout.write(`Source ${s.name}: ${summary}\n${s.written.map((w) => `  wrote ${w}\n`).join('')}`);
       }
     });
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
-    throw e;
-  }
-  return code;
+  return (await parseCommand(program, args)) ?? code;
 }

@@ -11,11 +11,10 @@
  * is refused (the reason on stderr), on a usage error, or when a file can't be read or written.
  * Why: the publisher's side and a user's manual check of the format in src/update/bundle.ts.
  */
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { commandGroup, parseCommand } from './program.js';
+import { readFileSync } from 'node:fs';
 import { makeDelta } from '../update/delta.js';
+import { writeNewFile } from '../core/newfile.js';
 import { BundleError, buildBundle, keyFingerprint, keygen, verifyBundle } from '../update/bundle.js';
 
 export interface DbSignDeps {
@@ -29,22 +28,6 @@ function intArg(name: string, v: string): number {
   return Number(v);
 }
 
-/** Writes a new file (never replacing one): a complete, fsynced temporary sibling, then a hard link. */
-function writeNewFile(path: string, data: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally { closeSync(fd); }
-  try {
-    linkSync(tmp, path); // atomic, and fails with EEXIST rather than replacing a file
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-}
-
 export async function runDbSign(args: string[], deps: DbSignDeps): Promise<number> {
   let code = 0;
   const now = (): Date => (deps.now ? deps.now() : new Date());
@@ -54,10 +37,7 @@ export async function runDbSign(args: string[], deps: DbSignDeps): Promise<numbe
     deps.stderr.write(`vigil db: ${reason}\n`);
     code = 2;
   };
-  const program = new Command('vigil db')
-    .exitOverride()
-    .helpCommand(false)
-    .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
+  const program = commandGroup('vigil db', deps);
 
   program
     .command('keygen')
@@ -129,11 +109,5 @@ export async function runDbSign(args: string[], deps: DbSignDeps): Promise<numbe
       } catch (e) { fail(e); }
     });
 
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
-    throw e;
-  }
-  return code;
+  return (await parseCommand(program, args)) ?? code;
 }

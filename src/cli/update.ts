@@ -19,9 +19,10 @@
  * or an error), with each refusal's source and reason on stderr.
  * Why: the client side of signed, publicly logged updates (src/update/).
  */
+import { commandGroup, parseCommand } from './program.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { vigilHome } from '../core/home.js';
 import { DbStore, UpdateError } from '../update/install.js';
 import { startMirror } from '../update/mirror.js';
@@ -184,13 +185,7 @@ export async function runUpdateCli(args: string[], deps: UpdateDeps): Promise<nu
         code = 2;
       }
     });
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
-    throw e;
-  }
-  return code;
+  return (await parseCommand(program, args)) ?? code;
 }
 
 export interface UpdateSchedule {
@@ -254,10 +249,7 @@ async function logConsistencySource(url: string): Promise<(first: number, second
 
 export async function runMirror(args: string[], deps: UpdateDeps): Promise<number> {
   let code = 0;
-  const program = new Command('vigil mirror')
-    .exitOverride()
-    .helpCommand(false)
-    .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
+  const program = commandGroup('vigil mirror', deps);
   program
     .command('serve')
     .description('serve every bundle and delta in DIR over HTTP')
@@ -283,11 +275,5 @@ export async function runMirror(args: string[], deps: UpdateDeps): Promise<numbe
       await stop;
       await server.close();
     });
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
-    throw e;
-  }
-  return code;
+  return (await parseCommand(program, args)) ?? code;
 }

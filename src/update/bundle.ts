@@ -25,8 +25,9 @@
  * JSON is parsed), manifest shape, total length, per-file hashes, validity window.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign, verify } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { writeSynced } from '../core/newfile.js';
 import { splitProof, type BundleProof, type LogError } from './transparency.js';
 
 export const BUNDLE_MAGIC = 'VIGILBNDL1\n';
@@ -341,12 +342,7 @@ export function extractBundle(bytes: Uint8Array, pubkey: KeyInput, destDir: stri
   mkdirSync(tmp, { mode: 0o755 });
   try {
     for (const f of v.files) {
-      const fd = openSync(join(tmp, f.name), 'wx', 0o644);
-      try {
-        let off = 0;
-        while (off < f.data.length) off += writeSync(fd, f.data, off, f.data.length - off);
-        fsyncSync(fd);
-      } finally { closeSync(fd); }
+      writeSynced(join(tmp, f.name), f.data);
     }
     if (exists(destDir)) throw new BundleError('exists', `${destDir} appeared while extracting`);
     renameSync(tmp, destDir);

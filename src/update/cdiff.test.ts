@@ -6,32 +6,18 @@
  * reproduce the next official container byte for byte and refuse anything altered or misordered.
  */
 
+import { clamavDataSkip, readClamavData } from './testkit.js';
 import { mulberry32 } from '../core/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { verifyCdiffFile } from '../signatures/clamav/cvd.js';
 import {
   applyCdiff, applyCdiffCommands, parseCdiff, parseCdiffScript, unpackContainer,
   type CdiffCommand, type DatabaseFiles,
 } from './cdiff.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vigil') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the vigil repository root');
-    dir = up;
-  }
-}
-
-const DATA = join(repoRoot(), '..', 'shared', 'data', 'clamav');
-const skip = existsSync(join(DATA, 'test-6.cvd')) ? false : `ClamAV test data not found at ${DATA}`;
-const read = (name: string): Buffer => readFileSync(join(DATA, name));
+const skip = clamavDataSkip;
+const read = readClamavData;
 
 function unpack(n: number): Map<string, Buffer> {
   const r = unpackContainer(read(`test-${n}.cvd`), `test-${n}.cvd`);

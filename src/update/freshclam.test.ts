@@ -8,6 +8,7 @@
  * without touching the local database, and behave as freshclam does at the same mirror.
  */
 
+import { clamavDataSkip, readClamavData } from './testkit.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,27 +16,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadContainer, parseCvdHeader } from '../signatures/clamav/cvd.js';
 import { loadSignatures } from '../signatures/clamav/loader.js';
 import { unpackContainer } from './cdiff.js';
 import { buildCld, cldMemberOrder, FC, updateClamav, type ClamavUpdateOptions } from './freshclam.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vigil') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the vigil repository root');
-    dir = up;
-  }
-}
-
-const DATA = join(repoRoot(), '..', 'shared', 'data', 'clamav');
-const skip = existsSync(join(DATA, 'test-6.cvd')) ? false : `ClamAV test data not found at ${DATA}`;
-const read = (name: string): Buffer => readFileSync(join(DATA, name));
+const skip = clamavDataSkip;
+const read = readClamavData;
 const cvd = (n: number) => read(`test-${n}.cvd`);
 const cdiff = (n: number) => read(`test-${n}.cdiff`);
 const cdiffs = (from: number, to: number): Record<string, Buffer> => {

@@ -5,41 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { mulberry32 } from '../core/random.js';
+import { driverBeside, runDriver } from '../core/test-child.js';
 import { DbStore } from './install.js';
-import { publisher, tempDir, versionFiles } from './testkit.js';
+import { installedFiles, publisher, tempDir, versionFiles } from './testkit.js';
 
-const here = fileURLToPath(import.meta.url);
-const isTs = here.endsWith('.ts');
-const driver = join(dirname(here), isTs ? 'install-fault-driver.ts' : 'install-fault-driver.js');
-const projectRoot = resolve(dirname(here), isTs ? '../..' : '../../..');
-
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function runDriver(args: string[], env: Record<string, string>, killAfterMs?: number): Promise<Run> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [...(isTs ? ['--import', 'tsx'] : []), driver, ...args], {
-      cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', rej);
-    const timer = killAfterMs !== undefined ? setTimeout(() => child.kill('SIGKILL'), killAfterMs) : undefined;
-    child.on('close', (code, signal) => { if (timer) clearTimeout(timer); res({ code, signal, stdout, stderr }); });
-  });
-}
-
-function installedFiles(db: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of readdirSync(db).sort()) out[n] = readFileSync(join(db, n), 'utf8');
-  return out;
-}
+const driver = driverBeside(import.meta.url, 'install-fault-driver');
+const run = (args: string[], env: Record<string, string>, killAfterMs?: number): ReturnType<typeof runDriver> => runDriver(driver, args, env, killAfterMs !== undefined ? { killAfterMs } : {});
 
 test('a SIGKILL at any step of an install, or at a random moment, leaves the last good database in use; a second run completes', async (t) => {
   const { dir, done } = tempDir('vigil-install-fault-');
@@ -64,7 +38,7 @@ test('a SIGKILL at any step of an install, or at a random moment, leaves the las
   // The steps there are, from one uninterrupted run.
   const stepsFile = join(dir, 'steps');
   let db = await fresh();
-  const full = await runDriver([db, b2, pubFile, logFile], { VIGIL_UPDATE_STEPS: stepsFile });
+  const full = await run([db, b2, pubFile, logFile], { VIGIL_UPDATE_STEPS: stepsFile });
   assert.equal(full.code, 0, full.stderr);
   assert.equal(full.stdout.trim(), 'installed 2');
   const steps = [...new Set(readFileSync(stepsFile, 'utf8').split('\n').filter(Boolean))];
@@ -86,7 +60,7 @@ test('a SIGKILL at any step of an install, or at a random moment, leaves the las
   };
   for (const step of steps) {
     db = await fresh();
-    const r = await runDriver([db, b2, pubFile, logFile], { VIGIL_UPDATE_KILL_AT: step });
+    const r = await run([db, b2, pubFile, logFile], { VIGIL_UPDATE_KILL_AT: step });
     assert.equal(r.signal, 'SIGKILL', `${step}: not killed (${r.code} ${r.stderr})`);
     await check(step);
   }
@@ -94,7 +68,7 @@ test('a SIGKILL at any step of an install, or at a random moment, leaves the las
   for (let i = 0; i < 12; i++) {
     db = await fresh();
     const ms = Math.floor(rnd() * 400);
-    await runDriver([db, b2, pubFile, logFile], {}, ms);
+    await run([db, b2, pubFile, logFile], {}, ms);
     await check(`random-${ms}ms`);
   }
   t.diagnostic(outcomes.join(' '));

@@ -19,8 +19,9 @@
  * any point leaves DIR pointing at a complete version: the old one until the rename, the new one
  * after it; the link is the truth about what is installed, and the state is repaired from it.
  */
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { fsyncDir, writeFileAtomic } from '../core/newfile.js';
 import { basename, dirname, join } from 'node:path';
 import { BundleError, extractBundle, verifyBundleOrThrow, type BundleManifest, type KeyInput, type VerifiedBundle } from './bundle.js';
 import { checkLogged, LogError, logId, type BundleProof, type ConsistencySource, type SeenHead } from './transparency.js';
@@ -72,26 +73,6 @@ export type InstallResult =
   | { status: 'installed'; installed: InstalledVersion; previous?: InstalledVersion; logChecked: boolean }
   | { status: 'current'; installed: InstalledVersion; logChecked: boolean };
 
-
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } finally { closeSync(fd); }
-  renameSync(tmp, path);
-  fsyncDir(dirname(path));
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try { fsyncSync(fd); } finally { closeSync(fd); }
-  } catch { /* not every file system lets a directory be fsynced */ }
-}
 
 function pidAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
@@ -186,7 +167,7 @@ export class DbStore {
   }
 
   #saveState(s: UpdateState): void {
-    writeAtomic(join(this.root, 'state.json'), `${JSON.stringify(s, null, 1)}\n`);
+    writeFileAtomic(join(this.root, 'state.json'), `${JSON.stringify(s, null, 1)}\n`);
   }
 
   #switch(name: string): void {
@@ -244,7 +225,7 @@ export class DbStore {
         created: v.manifest.created, expires: v.manifest.expires, installed: new Date(now()).toISOString(), dir: name,
         ...(v.proof ? { proof: v.proof } : {}),
       };
-      writeAtomic(`${dir}.json`, `${JSON.stringify(record)}\n`);
+      writeFileAtomic(`${dir}.json`, `${JSON.stringify(record)}\n`);
       step('recorded');
       if (head) {
         state.last_head = head;

@@ -15,10 +15,10 @@
  *   bundles/HASH.bundle  the bundle (without proof) whose manifest SHA-256 is HASH
  * A bundle already in the log is not added twice: its existing entry's proof is returned.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, ftruncateSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, ftruncateSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic, writeFully } from '../core/newfile.js';
 import { MerkleTree } from './merkle.js';
 import {
   canonicalEntry, CONSISTENCY_HISTORY, ENTRY_FORMAT, entryLeafHash, LogError, parseEntry, PROOF_FORMAT, signTreeHead, splitProof, toPrivate,
@@ -168,19 +168,11 @@ export class LogStore {
     };
     // The bundle first (a bundle without an entry is harmless), then the entry.
     const bpath = join(this.dir, 'bundles', `${verified.manifestHash}.bundle`);
-    const tmp = `${bpath}.tmp-${randomBytes(6).toString('hex')}`;
-    const fd = openSync(tmp, 'wx', 0o644);
-    try {
-      let off = 0;
-      while (off < bundle.length) off += writeSync(fd, bundle, off, bundle.length - off);
-      fsyncSync(fd);
-    } finally { closeSync(fd); }
-    renameSync(tmp, bpath);
+    writeFileAtomic(bpath, bundle);
     const line = Buffer.concat([canonicalEntry(entry), Buffer.from('\n')]);
     const before = fstatSync(this.#fd).size;
     try {
-      let off = 0;
-      while (off < line.length) off += writeSync(this.#fd, line, off, line.length - off);
+      writeFully(this.#fd, line);
       fsyncSync(this.#fd);
     } catch (e) {
       try { ftruncateSync(this.#fd, before); } catch { /* the cut on the next open repairs it */ }

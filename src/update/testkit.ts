@@ -6,9 +6,10 @@
  * Why: the update, mirror, delta and end-to-end tests all need the same publisher's world.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildBundle } from './bundle.js';
 import { LogStore } from './log-store.js';
 import { attachProof } from './transparency.js';
@@ -78,4 +79,29 @@ export function publisherWith(root: string, keys: KeyPair, logKeys: KeyPair, log
       return attachProof(b.bytes, log.add(b.bytes));
     },
   };
+}
+
+/** The repository root: the nearest ancestor with vigil's package.json. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vigil') return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the vigil repository root');
+    dir = up;
+  }
+}
+
+/** ClamAV's unit-test databases (`../shared/data/clamav`): test-1..6.cvd, test-2..6.cdiff. */
+export const CLAMAV_DATA = join(repoRoot(), '..', 'shared', 'data', 'clamav');
+/** The skip reason of tests that need them, or false. */
+export const clamavDataSkip: string | false = existsSync(join(CLAMAV_DATA, 'test-6.cvd')) ? false : `ClamAV test data not found at ${CLAMAV_DATA}`;
+export const readClamavData = (name: string): Buffer => readFileSync(join(CLAMAV_DATA, name));
+
+/** The files a database path gives the scanner, by name. */
+export function installedFiles(db: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of readdirSync(db).sort()) out[n] = readFileSync(join(db, n), 'utf8');
+  return out;
 }

@@ -4,21 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DbStore } from './install.js';
 import { makeDelta } from './delta.js';
 import { startMirror } from './mirror.js';
 import { runUpdate, type UpdateOptions } from './update.js';
-import { DAY, keyPair, publisher, publisherWith, tempDir, versionFiles } from './testkit.js';
+import { DAY, installedFiles, keyPair, publisher, publisherWith, tempDir, versionFiles } from './testkit.js';
 import { splitProof } from './transparency.js';
 
-/** The files the database path now gives the scanner. */
-function installedFiles(db: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of readdirSync(db).sort()) out[n] = readFileSync(join(db, n), 'utf8');
-  return out;
-}
 
 test('a client follows a publisher v1..v3 through a mirror, and refuses tampered, unlogged, replayed, expired and forked-log bundles while the installed version stays in use', async (t) => {
   const { dir, done } = tempDir('vigil-update-');

@@ -8,38 +8,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openVault, type Vault } from './index.js';
+import { driverBeside, runDriver, type ChildRun } from '../../core/test-child.js';
 import { INFO, randomBytesSeeded, seeded, sha256, tempDir } from './testkit.js';
 
-const here = fileURLToPath(import.meta.url);
-const isTs = here.endsWith('.ts');
-const driver = join(dirname(here), isTs ? 'fault-driver.ts' : 'fault-driver.js');
-const projectRoot = resolve(dirname(here), isTs ? '../../..' : '../../../..');
-
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function runDriver(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [...(isTs ? ['--import', 'tsx'] : []), driver, ...args], {
-      cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', rej);
-    child.on('close', (code, signal) => res({ code, signal, stdout, stderr }));
-  });
-}
+const driver = driverBeside(import.meta.url, 'fault-driver');
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).endsWith('.ts') ? '../../..' : '../../../..');
+const run = (args: string[], env: Record<string, string>): Promise<ChildRun> => runDriver(driver, args, env, { cwd: projectRoot });
 
 /** Runs the operation to its end once, recording the steps it goes through. */
 async function discoverSteps(root: string, args: string[]): Promise<string[]> {
   const stepsFile = join(root, `steps-${Date.now()}`);
-  const r = await runDriver(args, { VIGIL_VAULT_STEPS: stepsFile });
+  const r = await run(args, { VIGIL_VAULT_STEPS: stepsFile });
   assert.equal(r.code, 0, r.stderr);
   const steps = readFileSync(stepsFile, 'utf8').split('\n').filter(Boolean);
   rmSync(stepsFile);
@@ -88,7 +71,7 @@ test('a SIGKILL at any step of a quarantine leaves the file in place or in the v
     const outcome: string[] = [];
     for (const step of steps) {
       const f = make(`victim ${step}`);
-      const r = await runDriver(['quarantine', vdir, f.path], { VIGIL_VAULT_KILL_AT: step });
+      const r = await run(['quarantine', vdir, f.path], { VIGIL_VAULT_KILL_AT: step });
       assert.equal(r.signal, 'SIGKILL', `${step}: the driver was not killed (${r.code} ${r.stderr})`);
       const vault = openVault(vdir);
       try {
@@ -138,7 +121,7 @@ for (const force of [false, true]) {
       const outcome: string[] = [];
       for (const step of steps) {
         const f = await quarantined(`victim ${step}`);
-        const r = await runDriver(['restore', vdir, f.id, ...(force ? ['force'] : [])], { VIGIL_VAULT_KILL_AT: step });
+        const r = await run(['restore', vdir, f.id, ...(force ? ['force'] : [])], { VIGIL_VAULT_KILL_AT: step });
         assert.equal(r.signal, 'SIGKILL', `${step}: the driver was not killed (${r.code} ${r.stderr})`);
         const vault = openVault(vdir);
         try {
