@@ -14,21 +14,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { HashAlgo } from '../signatures/clamav/types.js';
-import { PROVENANCE_FORMAT, PROVENANCE_SUFFIX, sidecarsIn, type ProvenanceEntry } from './tiimport.js';
+import { PROVENANCE_FORMAT, PROVENANCE_SUFFIX, sidecarsIn, type ProvenanceEntry, type SignatureProvenance } from './tiimport.js';
 
 /** Largest sidecar read. */
 export const MAX_SIDECAR_BYTES = 256 * 1024 * 1024;
 
-export interface ProvenanceRecord {
+export interface ProvenanceRecord extends SignatureProvenance {
   /** The signature name as imported (without `.UNOFFICIAL`). */
   name: string;
-  kind: 'hash' | 'yara';
-  algo?: HashAlgo;
-  hash?: string;
-  sizes?: number[];
-  rule?: string;
-  /** Every occurrence in the imported intelligence, first occurrence first. */
-  entries: ProvenanceEntry[];
   /** The sidecars it was found in: source name, file, import time. */
   sources: { source: string; sidecar: string; importedAt: string }[];
 }

@@ -39,8 +39,9 @@
  * Each output file is written to a temporary sibling and renamed over the old one; files an
  * earlier import of the same source wrote and this one does not are removed. Nothing is downloaded.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from '../core/newfile.js';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { HashAlgo } from '../signatures/clamav/types.js';
 import { parseYara } from '../signatures/yara/parser.js';
@@ -1415,28 +1416,6 @@ export function validSourceName(name: string): boolean {
 
 const OUTPUT_EXTS = ['.hdb', '.hsb', '.yar'];
 
-function writeAtomic(path: string, data: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    const b = Buffer.from(data, 'utf8');
-    let off = 0;
-    while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 export class ImportWriteError extends Error {}
 
 /**
@@ -1456,10 +1435,10 @@ export function writeSource(dir: string, built: BuiltSource): string[] {
   }
   const written: string[] = [];
   for (const [f, data] of [...built.files.entries()].sort((a, b) => cmp(a[0], b[0]))) {
-    writeAtomic(join(dir, f), data);
+    writeFileAtomic(join(dir, f), data);
     written.push(join(dir, f));
   }
-  writeAtomic(sidecar, built.provenance);
+  writeFileAtomic(sidecar, built.provenance);
   written.push(sidecar);
   // Files of this source that this import does not have any more (only our own names).
   for (const e of OUTPUT_EXTS) {
