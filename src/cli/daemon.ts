@@ -35,7 +35,7 @@ import { SCAN_CONFIG_KEYS, scanConfig, type ScanConfig } from '../daemon/scan-co
 import { readFileSync } from 'node:fs';
 import { resolveLoad } from './engine-loader.js';
 import { resolve as resolvePath } from 'node:path';
-import { defaultUpdateDb, scheduleUpdates, type UpdateSchedule } from './update.js';
+import { defaultClamavDb, defaultUpdateDb, scheduleClamavUpdates, scheduleUpdates, type UpdateSchedule } from './update.js';
 
 export interface DaemonDeps {
   stdout: { write(s: string): unknown };
@@ -64,6 +64,8 @@ interface DaemonFlags {
   updateLogPubkey?: string;
   updateEvery: string;
   updateDb?: string;
+  updateClamavMirror: string[];
+  updateClamavDb: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -92,6 +94,8 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     .option('--update-log-pubkey <file>', "with --update-mirror: the transparency log's public key")
     .option('--update-every <seconds>', 'with --update-mirror: seconds between updates', '3600')
     .option('--update-db <dir>', 'with --update-mirror: the managed database path (default $VIGIL_HOME/db)')
+    .option('--update-clamav-mirror <url>', "also fetch ClamAV's official databases from this mirror on the same schedule, as freshclam does, into $VIGIL_HOME/clamav (repeatable)", collect, [] as string[])
+    .option('--update-clamav-db <names>', 'with --update-clamav-mirror: the databases, comma-separated', 'daily,main,bytecode')
     .configureOutput({ writeOut: (s) => { deps.stdout.write(s); }, writeErr: (s) => { deps.stderr.write(s); } });
   let flags: DaemonFlags;
   try {
@@ -151,8 +155,12 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   }
 
   const updateEvery = Number(flags.updateEvery);
-  if (flags.updateMirror.length > 0 && (!flags.updatePubkey || !(Number.isInteger(updateEvery) && updateEvery > 0))) {
-    deps.stderr.write('ERROR: --update-mirror needs --update-pubkey and a positive --update-every\n');
+  if (flags.updateMirror.length > 0 && !flags.updatePubkey) {
+    deps.stderr.write('ERROR: --update-mirror needs --update-pubkey\n');
+    return 2;
+  }
+  if ((flags.updateMirror.length > 0 || flags.updateClamavMirror.length > 0) && !(Number.isInteger(updateEvery) && updateEvery > 0)) {
+    deps.stderr.write(`ERROR: --update-every wants a positive number of seconds, got ${flags.updateEvery}\n`);
     return 2;
   }
   const databases = flags.database.length > 0 ? flags.database : config.databaseDirectory ? [config.databaseDirectory] : [];
@@ -173,6 +181,17 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
       return 2;
     }
     await updates.runNow();
+  }
+  let clamavUpdates: UpdateSchedule | undefined;
+  if (flags.updateClamavMirror.length > 0) {
+    clamavUpdates = scheduleClamavUpdates({
+      mirrors: flags.updateClamavMirror, dbDir: defaultClamavDb(), names: flags.updateClamavDb.split(',').map((n) => n.trim()).filter(Boolean),
+      everyMs: updateEvery * 1000, onInstalled: () => afterInstall(), log: (line) => { deps.stderr.write(`${line}\n`); },
+    });
+    await clamavUpdates.runNow();
+  }
+  if (flags.updateMirror.length > 0) {
+    const updateDb = flags.updateDb ?? defaultUpdateDb();
     if (databases.length > 0 && !databases.some((d) => resolvePath(d) === resolvePath(updateDb))) {
       deps.stderr.write(`WARNING: --update-db ${updateDb} is not among the databases loaded (-d); updates are installed but not used\n`);
     }
@@ -189,6 +208,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     });
   } catch (e) {
     updates?.stop();
+    clamavUpdates?.stop();
     deps.stderr.write(`ERROR: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
@@ -246,6 +266,7 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
   /** Stops whatever was started, in reverse dependency order (the scanner last). */
   const shutdown = async (): Promise<void> => {
     updates?.stop();
+    clamavUpdates?.stop();
     stopWatching?.();
     await realtime?.stop();
     await protection?.stop();
@@ -292,7 +313,8 @@ export async function runDaemon(args: string[], deps: DaemonDeps): Promise<numbe
     config: flags.config ?? null, clamd: config, databases, http: flags.http ?? null, httpToken: flags.httpToken ? 'set' : null,
     threads: flags.threads ?? null, selfCheck, watch: flags.watch, watchAction: flags.watchAction, watchExclude: flags.watchExclude,
     shield: flags.shield, shieldAction: flags.shieldAction, snapshotEvery, scan: scanOpts ? { ...scanOpts, errors: undefined } : null,
-    updateMirror: flags.updateMirror, updatePubkey: flags.updatePubkey ?? null, updateLogPubkey: flags.updateLogPubkey ?? null, updateEvery: flags.updateMirror.length > 0 ? updateEvery : null,
+    updateMirror: flags.updateMirror, updatePubkey: flags.updatePubkey ?? null, updateLogPubkey: flags.updateLogPubkey ?? null, updateEvery: flags.updateMirror.length > 0 || flags.updateClamavMirror.length > 0 ? updateEvery : null,
+    updateClamavMirror: flags.updateClamavMirror, updateClamavDb: flags.updateClamavMirror.length > 0 ? flags.updateClamavDb : null,
   }, deps.stderr);
   recordAudit('daemon-start', {
     pid: process.pid, signatures: scanner.version().database.signatures, clamd: config.localSocket ?? (config.tcpSocket !== undefined ? `tcp:${config.tcpSocket}` : null),

@@ -13,7 +13,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sampleContent, tempDir, versionFiles } from '../update/testkit.js';
+import { clamavDataSkip, readClamavData, sampleContent, tempDir, versionFiles } from '../update/testkit.js';
+import { createServer } from 'node:http';
 
 function root(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -213,4 +214,33 @@ test('signed, logged updates end to end: publish v1..v3, clients and a running d
   assert.doesNotMatch(replayed, /Targeted\.Document/);
   const forkAudit = ok(await vigil(['log', 'audit', forkUrl, '--log-pubkey', logPubkey], pubEnv), 'fork audit').stdout;
   assert.match(forkAudit, /Targeted\.Document/, 'the forked history shows its targeted signature to whoever audits it');
+});
+
+test("the daemon follows ClamAV's official channel on a schedule: .cvd first, then .cdiffs, reloading each time", { skip: !built ? 'dist/ is not built (npx tsc -p .)' : clamavDataSkip, timeout: 120_000 }, async (t) => {
+  const { dir, done } = tempDir('vigil-e2e-clamav-');
+  t.after(done);
+  const env = { VIGIL_HOME: join(dir, 'home') };
+  // A mirror: whatever `files` holds, by name (freshclam's layout: test.cvd, test-N.cdiff).
+  const files = new Map<string, Buffer>([['test.cvd', readClamavData('test-1.cvd')]]);
+  const server = createServer((req, res) => {
+    const f = files.get(decodeURIComponent((req.url ?? '/').slice(1)));
+    if (!f) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-length': f.length }).end(f);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const socket = join(dir, 'clamd.sock');
+  const daemon = await start(['daemon', '--socket', socket, '--threads', '0', '--update-clamav-mirror', url, '--update-clamav-db', 'test', '--update-every', '1'], env, /clamd protocol on unix:/);
+  t.after(() => stop(daemon.child));
+  assert.match(daemon.output(), /clamav update: test\.cvd updated \(version: 1, /);
+  assert.ok(existsSync(join(dir, 'home', 'clamav', 'test.cvd')));
+  for (let n = 2; n <= 6; n++) files.set(`test-${n}.cdiff`, readClamavData(`test-${n}.cdiff`));
+  files.set('test.cvd', readClamavData('test-6.cvd'));
+  const took = await waitFor('the daemon applies the cdiffs', 30_000, async () => /test\.cld updated \(version: 6, /.test(daemon.output()));
+  await waitFor('the daemon reloads', 30_000, async () => readFileSync(join(dir, 'home', 'audit.ndjson'), 'utf8').includes('"database-reload"'));
+  t.diagnostic(`test.cld version 6 built from test.cvd version 1 and five cdiffs ${took} ms after they appeared`);
+  assert.ok(existsSync(join(dir, 'home', 'clamav', 'test.cld')));
+  assert.ok(!existsSync(join(dir, 'home', 'clamav', 'test.cvd')), 'the older test.cvd stays beside the newer test.cld');
+  assert.equal(await clamd(socket, 'PING'), 'PONG');
 });

@@ -20,7 +20,7 @@
  * Why: the client side of signed, publicly logged updates (src/update/).
  */
 import { commandGroup, parseCommand } from './program.js';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { vigilHome } from '../core/home.js';
@@ -229,6 +229,45 @@ export function scheduleUpdates(o: {
       o.log(`update: ${reasonOf(e)}`);
       return undefined;
     }
+  };
+  const runNow = (): Promise<UpdateReport | undefined> => {
+    chain = chain.then(once, once);
+    return chain;
+  };
+  const timer = setInterval(() => { void runNow(); }, o.everyMs);
+  timer.unref();
+  return { runNow, stop: () => { stopped = true; clearInterval(timer); } };
+}
+
+/** A directory's files with size and modification time: what a reload would notice. */
+function dirStamp(dir: string): string {
+  try {
+    return readdirSync(dir).sort().map((n) => { const st = statSync(join(dir, n)); return `${n}:${st.size}:${st.mtimeMs}`; }).join('\n');
+  } catch { return ''; }
+}
+
+/**
+ * The daemon's scheduled ClamAV updates (freshclam's job): every `everyMs`, `updateClamav` into
+ * `dbDir`; when its files changed, `onInstalled` (the daemon reloads). freshclam's lines go to `log`.
+ */
+export function scheduleClamavUpdates(o: {
+  mirrors: string[]; dbDir: string; names: string[]; everyMs: number;
+  onInstalled: () => Promise<void>; log: (line: string) => void; fetch?: typeof fetch;
+}): UpdateSchedule {
+  let chain: Promise<UpdateReport | undefined> = Promise.resolve(undefined);
+  let stopped = false;
+  const lines = (prefix: string) => ({ write: (s: string) => { for (const l of s.split('\n')) if (l.trim()) o.log(`${prefix}${l}`); return true; } });
+  const once = async (): Promise<undefined> => {
+    if (stopped) return undefined;
+    const before = dirStamp(o.dbDir);
+    try {
+      const code = await updateClamav({ mirrors: o.mirrors, dbDir: o.dbDir, names: o.names, ...(o.fetch ? { fetch: o.fetch } : {}) }, { stdout: lines('clamav update: '), stderr: lines('clamav update: ') });
+      recordAudit('update-clamav', { db: o.dbDir, mirrors: o.mirrors, names: o.names, exit: code });
+      if (dirStamp(o.dbDir) !== before) await o.onInstalled();
+    } catch (e) {
+      o.log(`clamav update: ${reasonOf(e)}`);
+    }
+    return undefined;
   };
   const runNow = (): Promise<UpdateReport | undefined> => {
     chain = chain.then(once, once);
