@@ -12,20 +12,20 @@
  * In: arguments (after `log`) and output streams. Out: an exit code: 0 when everything checks, 2
  * with the reason on stderr otherwise (a usage error, a refused bundle, a missing bundle, a root
  * mismatch, a fork). Audit lines: `INDEX LOGGED PUBLISHER vVERSION FILE SIGNATURE-NAME`, one per
- * signature; with --json one object per entry.
+ * signature (a field with spaces is JSON-quoted; files without per-line names show `(N lines)`);
+ * with --json one object per entry. Lines are printed as entries are checked; the root is
+ * compared at the end, so the exit status, not the listing, is the audit's verdict.
  * Why: a log only protects users if someone replays it: the auditor sees every signature a
  * publisher pushed, to anyone, and with --state notices a log that rewrote its history.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BundleError, keyFingerprint, keygen, verifyBundleOrThrow } from '../update/bundle.js';
 import { LogStore } from '../update/log-store.js';
 import { startLogServer } from '../update/log-server.js';
 import { auditLog, readBundleUnverified, submitBundle, type AuditedEntry } from '../update/log-client.js';
 import { attachProof, checkLogged, LogError, logId, verifyTreeHead, type TreeHead } from '../update/transparency.js';
-import { writeNewFile } from '../core/newfile.js';
+import { writeFileAtomic, writeNewFile } from '../core/newfile.js';
 import { parseYara } from '../signatures/yara/parser.js';
 
 export interface LogDeps {
@@ -81,24 +81,6 @@ export function signatureNames(file: string, data: Uint8Array): { names?: string
     names.push(n === undefined || n === '' ? '(unnamed)' : n);
   }
   return { names, lines: lines.length };
-}
-
-/** Replaces a file atomically (the audit state is meant to be updated). */
-function replaceFile(path: string, data: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
-  const fd = openSync(tmp, 'wx', 0o644);
-  try {
-    const b = Buffer.from(data, 'utf8');
-    let off = 0;
-    while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
 }
 
 function readState(path: string, logPub: string): TreeHead | undefined {
@@ -266,7 +248,7 @@ export async function runLog(args: string[], deps: LogDeps): Promise<number> {
           }
         };
         const { sth } = await auditLog(url, logPub, { ...(previous ? { previous } : {}), onEntry });
-        if (o.state !== undefined) replaceFile(o.state, `${JSON.stringify({ format: STATE_FORMAT, url, sth })}\n`);
+        if (o.state !== undefined) writeFileAtomic(o.state, `${JSON.stringify({ format: STATE_FORMAT, url, sth })}\n`);
         const summary = `Audit OK: ${sth.tree_size} entr${sth.tree_size === 1 ? 'y' : 'ies'}, ${signatures} named signature${signatures === 1 ? '' : 's'}, root ${sth.root_hash}, tree head of ${new Date(sth.timestamp).toISOString()}${previous ? `, extends the previous audit (size ${previous.tree_size})` : ''}\n`;
         if (o.json) deps.stderr.write(summary); else out(summary);
       } catch (e) { fail(e, 'vigil log audit'); }

@@ -26,6 +26,7 @@ import { Command, Option } from 'commander';
 import { vigilHome } from '../core/home.js';
 import { DbStore, UpdateError } from '../update/install.js';
 import { startMirror } from '../update/mirror.js';
+import { consistencySource } from '../update/log-client.js';
 import { updateClamav } from '../update/freshclam.js';
 import { reasonOf, runUpdate, type UpdateReport } from '../update/update.js';
 import { recordAudit, recordSettings } from './audit.js';
@@ -161,7 +162,7 @@ export async function runUpdateCli(args: string[], deps: UpdateDeps): Promise<nu
         if (!o.pubkey) throw new UpdateError('usage', "--pubkey is required: the publisher's public key");
         const pubkey = readKey(o.pubkey, 'public key');
         const logPubkey = o.logPubkey ? readKey(o.logPubkey, 'log public key') : undefined;
-        const fetchConsistency = o.log ? await logConsistencySource(o.log) : undefined;
+        const fetchConsistency = o.log ? consistencySource(o.log) : undefined;
         // Which keys are trusted is a setting whose every change the audit log keeps.
         recordSettings(`update-${createHash('sha256').update(resolvePath(db)).digest('hex').slice(0, 12)}`, {
           db: resolvePath(db), mirrors: o.mirror, log: o.log ?? null,
@@ -171,7 +172,6 @@ export async function runUpdateCli(args: string[], deps: UpdateDeps): Promise<nu
           db, mirrors: o.mirror, files: o.bundle, pubkey, validate: validateDatabase,
           ...(logPubkey !== undefined ? { logPubkey } : {}),
           ...(fetchConsistency ? { fetchConsistency } : {}),
-          ...(deps.fetch ? { fetch: deps.fetch } : {}),
           ...(deps.now ? { now: deps.now } : {}),
           ...(deps.step ? { step: deps.step } : {}),
         });
@@ -200,7 +200,7 @@ export interface UpdateSchedule {
  */
 export function scheduleUpdates(o: {
   mirrors: string[]; pubkeyFile: string; logPubkeyFile?: string; db: string; everyMs: number;
-  onInstalled: () => Promise<void>; log: (line: string) => void; fetch?: typeof fetch;
+  onInstalled: () => Promise<void>; log: (line: string) => void;
 }): UpdateSchedule {
   const pubkey = readKey(o.pubkeyFile, 'public key');
   const logPubkey = o.logPubkeyFile ? readKey(o.logPubkeyFile, 'log public key') : undefined;
@@ -211,7 +211,7 @@ export function scheduleUpdates(o: {
     try {
       const r = await runUpdate({
         db: o.db, mirrors: o.mirrors, pubkey, validate: validateDatabase,
-        ...(logPubkey !== undefined ? { logPubkey } : {}), ...(o.fetch ? { fetch: o.fetch } : {}),
+        ...(logPubkey !== undefined ? { logPubkey } : {}),
       });
       for (const x of r.refused) {
         o.log(`update: REFUSED ${x.source}${x.version ? ` (version ${x.version})` : ''}: ${x.reason}`);
@@ -276,14 +276,6 @@ export function scheduleClamavUpdates(o: {
   const timer = setInterval(() => { void runNow(); }, o.everyMs);
   timer.unref();
   return { runNow, stop: () => { stopped = true; clearInterval(timer); } };
-}
-
-/** Consistency proofs fetched from the log (`--log URL`). */
-async function logConsistencySource(url: string): Promise<(first: number, second: number) => Promise<string[] | undefined>> {
-  const { fetchConsistency } = await import('../update/log-client.js');
-  return async (first, second) => {
-    try { return await fetchConsistency(url, first, second); } catch { return undefined; }
-  };
 }
 
 export async function runMirror(args: string[], deps: UpdateDeps): Promise<number> {

@@ -141,6 +141,10 @@ test('log client against a hostile log: wrong keys, counts, bundles, huge and sl
     // A bundle other than the one asked for.
     handler = (_q, res) => { res.writeHead(200); res.end(bundles[1]?.bytes); };
     await assert.rejects(fetchLoggedBundle(srv.url, bundles[0]?.manifestHash ?? ''), isCode('bad-proof', /manifest hashes to/));
+    const altered = Buffer.from(bundles[0]?.bytes ?? Buffer.alloc(0));
+    altered[altered.length - 66] = (altered[altered.length - 66] ?? 0) ^ 1; // the last file byte
+    handler = (_q, res) => { res.writeHead(200); res.end(altered); };
+    await assert.rejects(fetchLoggedBundle(srv.url, bundles[0]?.manifestHash ?? ''), isCode('bad-proof', /r\.ldb: SHA-256 does not match the manifest/));
     handler = (_q, res) => { res.writeHead(200); res.end('junk'); };
     await assert.rejects(fetchLoggedBundle(srv.url, bundles[0]?.manifestHash ?? ''), isCode('bad-proof', /not a vigil bundle/));
     // A submit answered with the proof of another bundle.
@@ -165,9 +169,11 @@ test('log client against a hostile log: wrong keys, counts, bundles, huge and sl
     await assert.rejects(fetchTreeHead(srv.url, undefined, { timeoutMs: 200 }), isCode('log-io', /timed out/));
     handler = (_q, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.write('{"tree_'); };
     await assert.rejects(fetchTreeHead(srv.url, undefined, { timeoutMs: 200 }), isCode('log-io', /timed out/));
+    handler = (_q, res) => { res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' }); res.write('{"tree_'); setTimeout(() => res.destroy(), 20); };
+    await assert.rejects(fetchTreeHead(srv.url), isCode('log-io', /closed before the reply was complete|aborted/));
     // Redirects are not followed.
     handler = (_q, res) => { res.writeHead(302, { location: 'http://example.invalid/' }); res.end(); };
-    await assert.rejects(fetchTreeHead(srv.url), isCode('log-io'));
+    await assert.rejects(fetchTreeHead(srv.url), isCode('log-io', /HTTP 302/));
 
     // The audit against logs that lie.
     const sth = signTreeHead(log.privateKey, 3, tree.root(), NOW.getTime());

@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { httpExchange } from './http.js';
 import { MerkleTree, verifyConsistency } from './merkle.js';
 import {
   entryLeafHash, LogError, MAX_PROOF, parseEntry, parseProof, splitProof, verifyTreeHead,
@@ -22,7 +23,7 @@ import {
 type LogKey = KeyObject | string | Uint8Array;
 
 export interface FetchOptions {
-  /** Per request, default 30 s. */
+  /** Deadline of each request, reply included; default 30 s. */
   timeoutMs?: number;
   /** Largest reply accepted, default per call (1 MiB for JSON, 64 MiB + proof for bundles). */
   maxBytes?: number;
@@ -38,6 +39,8 @@ export class LogHttpError extends LogError {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_JSON = 1 << 20;
+/** 1000 entries of up to ~1.5 KiB each (a 200-character publisher, JSON-escaped). */
+const MAX_ENTRIES_REPLY = 2 << 20;
 /** A proof reply (/add) can carry consistency proofs from many earlier sizes. */
 const MAX_PROOF_REPLY = MAX_PROOF + 4096;
 export const MAX_BUNDLE_REPLY = (64 << 20) + MAX_PROOF;
@@ -52,60 +55,21 @@ function endpoint(base: string, path: string): URL {
   return new URL(path, u);
 }
 
-async function readCapped(res: Response, cap: number, where: string): Promise<Buffer> {
-  const declared = res.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > cap) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new LogError('log-io', `${where}: reply of ${declared} bytes exceeds the limit of ${cap}`);
-  }
-  if (!res.body) return Buffer.alloc(0);
-  const reader = res.body.getReader();
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > cap) {
-      await reader.cancel().catch(() => undefined);
-      throw new LogError('log-io', `${where}: reply exceeds the limit of ${cap} bytes`);
-    }
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-  }
-  return Buffer.concat(chunks, total);
-}
-
 async function request(base: string, path: string, cap: number, opts: FetchOptions, init: { method?: string; body?: Uint8Array } = {}): Promise<Buffer> {
   const url = endpoint(base, path);
-  const where = `${init.method ?? 'GET'} ${url.href}`;
-  const limit = opts.maxBytes ?? cap;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: init.method ?? 'GET',
-      ...(init.body ? { body: init.body, headers: { 'content-type': 'application/octet-stream' } } : {}),
-      redirect: 'error',
-      signal: AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    });
-  } catch (e) {
-    const err = e as Error & { cause?: Error };
-    throw new LogError('log-io', `${where}: ${err.name === 'TimeoutError' ? 'timed out' : (err.cause?.message ?? err.message)}`);
-  }
-  let body: Buffer;
-  try {
-    body = await readCapped(res, res.ok ? limit : MAX_JSON, where);
-  } catch (e) {
-    if (e instanceof LogError) throw e;
-    const err = e as Error;
-    throw new LogError('log-io', `${where}: ${err.name === 'TimeoutError' ? 'timed out' : err.message}`);
-  }
-  if (res.status !== 200) {
+  const method = init.method ?? 'GET';
+  const where = `${method} ${url.href}`;
+  const { status, body } = await httpExchange(url, {
+    method, ...(init.body ? { body: init.body } : {}), cap: opts.maxBytes ?? cap, errorCap: MAX_JSON,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, where, fail: (m) => new LogError('log-io', m),
+  });
+  if (status !== 200) {
     let reason = '';
     try {
       const v: unknown = JSON.parse(body.toString('utf8'));
       if (typeof v === 'object' && v !== null && typeof (v as { error?: unknown }).error === 'string') reason = (v as { error: string }).error.slice(0, 2000);
     } catch { /* not JSON: no reason given */ }
-    throw new LogHttpError(res.status, reason, `${where}: HTTP ${res.status}${reason ? `: ${reason}` : ''}`);
+    throw new LogHttpError(status, reason, `${where}: HTTP ${status}${reason ? `: ${reason}` : ''}`);
   }
   return body;
 }
@@ -170,7 +134,7 @@ export async function fetchEntries(url: string, start: number, end: number, opts
   checkCount('start', start, 0);
   checkCount('end', end, start + 1);
   if (end - start > ENTRIES_PAGE) throw new RangeError(`at most ${ENTRIES_PAGE} entries per call`);
-  const v = await requestJson(url, `log/v1/entries?start=${start}&end=${end}`, MAX_JSON, opts);
+  const v = await requestJson(url, `log/v1/entries?start=${start}&end=${end}`, MAX_ENTRIES_REPLY, opts);
   if (!Array.isArray(v.entries)) throw new LogError('bad-proof', `${url}: entries reply has no list of entries`);
   if (v.entries.length !== end - start) throw new LogError('bad-proof', `${url}: asked for entries ${start}..${end - 1}, got ${v.entries.length}`);
   return (v.entries as unknown[]).map((e, k) => parseEntry(e, `${url}: entry ${start + k}`));
@@ -184,9 +148,10 @@ export interface UnverifiedBundle {
 }
 
 /**
- * Reads a VIGILBNDL1 bundle's manifest hash (and, when the manifest is well formed, its files)
- * without checking the signature: what an auditor without the publisher's key can compare with a
- * log entry. Throws `LogError('bad-proof')` when the header itself is broken.
+ * Reads a VIGILBNDL1 bundle's manifest hash and, when the manifest is JSON with a file list, its
+ * files (each checked against the manifest's size and SHA-256), without checking the signature:
+ * what an auditor without the publisher's key can compare with a log entry. Throws
+ * `LogError('bad-proof')` when the header is broken or a file does not match the manifest.
  */
 export function readBundleUnverified(file: Uint8Array, where = 'bundle'): UnverifiedBundle {
   const { bundle } = splitProof(file);
@@ -207,12 +172,18 @@ export function readBundleUnverified(file: Uint8Array, where = 'bundle'): Unveri
   if (Array.isArray(manifest.files)) {
     let off = at + mlen;
     for (const f of manifest.files as unknown[]) {
-      const r = f as { name?: unknown; size?: unknown };
-      if (typeof f !== 'object' || f === null || typeof r.name !== 'string' || typeof r.size !== 'number' || !Number.isSafeInteger(r.size) || r.size < 0) break;
-      if (off + r.size > bundle.length - 64) break;
-      files.push({ name: r.name, data: bundle.subarray(off, off + r.size) });
+      const r = f as { name?: unknown; size?: unknown; sha256?: unknown };
+      if (typeof f !== 'object' || f === null || typeof r.name !== 'string' || typeof r.size !== 'number' || !Number.isSafeInteger(r.size) || r.size < 0) {
+        return bad(`manifest file ${files.length} has no name and size`);
+      }
+      if (off + r.size > bundle.length - 64) return bad(`${r.name}: the manifest declares more bytes than the file holds`);
+      const data = bundle.subarray(off, off + r.size);
+      // The manifest is the logged one (its hash is checked by the caller); the files must be its files.
+      if (createHash('sha256').update(data).digest('hex') !== r.sha256) return bad(`${r.name}: SHA-256 does not match the manifest`);
+      files.push({ name: r.name, data });
       off += r.size;
     }
+    if (off !== bundle.length - 64) return bad(`${bundle.length - 64 - off} bytes between the last file and the signature`);
   }
   return { manifestHash, manifest, files };
 }

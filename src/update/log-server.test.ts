@@ -147,6 +147,17 @@ test('log server: the API on a live log, and hostile requests get 400s while it 
     assert.match(await raw(server.port, 'GET /log/v1/sth HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n'), /^HTTP\/1\.1 400/);
     assert.match(await raw(server.port, Buffer.from([0, 1, 2, 3, 0xff, 0xfe, 13, 10, 13, 10])), /^HTTP\/1\.1 400/);
     assert.match(await raw(server.port, `GET /log/v1/entries?start=0&end=${'9'.repeat(3000)} HTTP/1.1\r\nHost: x\r\n\r\n`), /^HTTP\/1\.1 400/);
+    // Slow uploads hold at most MAX_CONCURRENT_ADDS slots; the next gets 503, and the slots come back.
+    const { MAX_CONCURRENT_ADDS } = await import('./log-server.js');
+    const slow = Array.from({ length: MAX_CONCURRENT_ADDS }, () => connect(server.port, '127.0.0.1'));
+    for (const s of slow) { s.on('error', () => undefined); s.write('POST /log/v1/add HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nVIGIL'); }
+    await new Promise((r) => setTimeout(r, 150));
+    const busy = await get(u('/log/v1/add'), { method: 'POST', body: 'x' });
+    assert.equal(busy.status, 503);
+    assert.match(busy.json.error as string, /try again/);
+    for (const s of slow) s.destroy();
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal((await get(u('/log/v1/add'), { method: 'POST', body: 'x' })).status, 400, 'slots released');
     // Still serving, still the same log.
     const after = verifyTreeHead((await get(u('/log/v1/sth'))).json, log.publicKey);
     assert.equal(after.tree_size, 5);

@@ -15,7 +15,8 @@
  *   GET  /log/v1/bundle/MANIFESTHASH              → the bundle (application/octet-stream)
  *   POST /log/v1/add        body: a bundle file   → BundleProof; 403 when the log refuses the
  *                                                   publisher or the bundle's validity, 400 when malformed
- * Bad parameters get 400, unknown paths 404, wrong methods 405, bodies over the limit 413.
+ * Bad parameters get 400, unknown paths 404, wrong methods 405, bodies over the limit 413, more
+ * than MAX_CONCURRENT_ADDS uploads at once 503.
  * Requests are bounded in size and time; nothing a client sends can stop the service.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -28,6 +29,8 @@ import type { LogStore } from './log-store.js';
 export const MAX_ADD_BODY = 64 << 20;
 /** Most entries returned by one /entries call. */
 export const MAX_ENTRIES_PER_CALL = 1000;
+/** Bundles received at once (each up to MAX_ADD_BODY in memory); more get 503. */
+export const MAX_CONCURRENT_ADDS = 4;
 const MAX_URL = 4096;
 const REQUEST_TIMEOUT_MS = 120_000;
 const HEADERS_TIMEOUT_MS = 20_000;
@@ -116,7 +119,7 @@ function addStatus(e: BundleError): number {
   }
 }
 
-async function handle(store: LogStore, maxBody: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(store: LogStore, maxBody: number, state: { adding: number }, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const raw = req.url ?? '/';
   if (raw.length > MAX_URL) throw new HttpError(414, `request target longer than ${MAX_URL} characters`);
   let url: URL;
@@ -130,7 +133,10 @@ async function handle(store: LogStore, maxBody: number, req: IncomingMessage, re
 
   if (path === '/log/v1/add') {
     if (method !== 'POST') { res.setHeader('allow', 'POST'); throw new HttpError(405, `${path} answers POST, not ${method}`); }
-    const body = await readBody(req, maxBody);
+    if (state.adding >= MAX_CONCURRENT_ADDS) { res.setHeader('retry-after', '5'); throw new HttpError(503, `${MAX_CONCURRENT_ADDS} bundles are being received; try again`); }
+    state.adding++;
+    let body: Buffer;
+    try { body = await readBody(req, maxBody); } finally { state.adding--; }
     if (body.length === 0) throw new HttpError(400, 'empty body: POST a bundle file');
     try {
       sendJson(res, 200, store.add(body));
@@ -200,8 +206,9 @@ async function handle(store: LogStore, maxBody: number, req: IncomingMessage, re
 /** Starts the log service; resolves once it listens (port 0 picks a free port). */
 export function startLogServer(opts: LogServerOptions): Promise<RunningLogServer> {
   const maxBody = opts.maxBody ?? MAX_ADD_BODY;
+  const state = { adding: 0 };
   const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, maxHeaderSize: 16 * 1024 }, (req, res) => {
-    handle(opts.store, maxBody, req, res).catch((e: unknown) => {
+    handle(opts.store, maxBody, state, req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       const reason = e instanceof HttpError ? e.message : `internal error: ${(e as Error).message ?? String(e)}`;
       try {

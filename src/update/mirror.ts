@@ -14,6 +14,7 @@ import { closeSync, openSync, readdirSync, readSync, statSync, createReadStream 
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { BUNDLE_MAGIC } from './bundle.js';
+import { httpExchange } from './http.js';
 import { DELTA_MAGIC, readDeltaHeader } from './delta.js';
 
 export interface MirrorFile {
@@ -132,31 +133,19 @@ export function startMirror(opts: { dir: string; host?: string; port?: number; l
 }
 
 /** Downloads at most `max` bytes from `url`; throws with the URL and the reason. */
-export async function download(url: string, max: number, fetchFn: typeof fetch = fetch, timeoutMs = 60_000): Promise<Buffer> {
-  let res: Response;
-  try {
-    res = await fetchFn(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-  } catch (e) {
-    throw new Error(`${url}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`);
-  }
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > max) throw new Error(`${url}: ${declared} bytes, more than the ${max} allowed`);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (!res.body) return Buffer.alloc(0);
-  for await (const c of res.body as AsyncIterable<Uint8Array>) {
-    total += c.length;
-    if (total > max) throw new Error(`${url}: more than the ${max} bytes allowed`);
-    chunks.push(Buffer.from(c));
-  }
-  return Buffer.concat(chunks);
+export async function download(url: string, max: number, timeoutMs = 120_000): Promise<Buffer> {
+  const where = `GET ${url}`;
+  let u: URL;
+  try { u = new URL(url); } catch { throw new Error(`${url}: not a URL`); }
+  const { status, body } = await httpExchange(u, { cap: max, errorCap: 64 << 10, timeoutMs, where, fail: (m) => new Error(m) });
+  if (status !== 200) throw new Error(`${where}: HTTP ${status}`);
+  return body;
 }
 
 /** Reads a mirror's index; entries that don't have the expected shape are dropped. */
-export async function fetchIndex(base: string, fetchFn: typeof fetch = fetch): Promise<MirrorFile[]> {
+export async function fetchIndex(base: string): Promise<MirrorFile[]> {
   const url = `${base.replace(/\/+$/, '')}/index.json`;
-  const body = await download(url, MAX_INDEX, fetchFn, 30_000);
+  const body = await download(url, MAX_INDEX, 30_000);
   let v: unknown;
   try { v = JSON.parse(body.toString('utf8')); } catch (e) { throw new Error(`${url}: not JSON: ${(e as Error).message}`); }
   const files = (v as { files?: unknown }).files;

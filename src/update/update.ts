@@ -25,7 +25,6 @@ export interface UpdateOptions {
   pubkey: KeyInput;
   logPubkey?: KeyInput;
   fetchConsistency?: ConsistencySource;
-  fetch?: typeof fetch;
   now?: () => Date;
   validate?: (dir: string) => string | undefined;
   step?: (name: string) => void;
@@ -95,14 +94,14 @@ export async function runUpdate(o: UpdateOptions): Promise<UpdateReport> {
   for (const base of o.mirrors ?? []) {
     let index: MirrorFile[];
     try {
-      index = await fetchIndex(base, o.fetch);
+      index = await fetchIndex(base);
     } catch (e) {
       warnings.push(`mirror ${base}: ${(e as Error).message}`);
       continue;
     }
     const newest = Math.max(0, ...index.filter((f) => f.kind === 'bundle').map((f) => f.version));
     if (index.length > 0 && newest < state.highest_version) warnings.push(`mirror ${base} is behind: its newest bundle is version ${newest}, version ${state.highest_version} is installed here`);
-    for (const f of index) consider(f, fileUrl(base, f), () => download(fileUrl(base, f), Math.min(MAX_DOWNLOAD, Math.max(f.size, 1) * 2 + 4096), o.fetch));
+    for (const f of index) consider(f, fileUrl(base, f), () => download(fileUrl(base, f), Math.min(MAX_DOWNLOAD, Math.max(f.size, 1) * 2 + 4096)));
   }
   // Newest first; for one version, a delta (smaller) before whole bundles; then mirror order.
   candidates.sort((a, b) => b.version - a.version || (a.kind === b.kind ? 0 : a.kind === 'delta' ? -1 : 1) || a.order - b.order);
