@@ -418,6 +418,17 @@ test('bounded downloads: a file over maxBytes, a mirror that never answers, a ga
   assert.equal(slow.code, FC.EFAILEDGET);
   assert.match(slow.err, /test\.cvd: no data for 200 ms/);
 
+  // A mirror that sends the headers and part of the body, then stalls: the idle timeout still ends it.
+  const stall = createServer((_req, res) => { res.writeHead(200, { 'content-length': '9952' }); res.write(cvd(6).subarray(0, 100)); });
+  await new Promise<void>((r) => stall.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { stall.closeAllConnections(); stall.close(() => r()); }));
+  const t0 = Date.now();
+  const stalled = await run({ mirrors: [`http://127.0.0.1:${(stall.address() as AddressInfo).port}`], dbDir: db, timeoutMs: 200 });
+  assert.notEqual(stalled.code, 0);
+  assert.match(stalled.err, /no data for 200 ms/);
+  assert.ok(Date.now() - t0 < 20_000, `a stalled body held the update for ${Date.now() - t0} ms`);
+  assert.deepEqual(readdirSync(db), []);
+
   const junk = await startMirror({ files: { 'test.cvd': Buffer.concat([Buffer.from('<html>'), Buffer.alloc(600, 0x41)]) } });
   t.after(() => junk.close());
   const bad = await run({ mirrors: [junk.url], dbDir: db });

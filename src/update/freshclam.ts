@@ -195,8 +195,13 @@ async function httpGet(ctx: Ctx, url: string, opts: { range?: boolean; ifModifie
     let size = 0;
     if (res.body) {
       const reader = res.body.getReader();
+      // A read can miss the abort (Node 20's fetch loses it while a body streams): race it.
+      const aborted = new Promise<never>((_, reject) => {
+        controller.signal.addEventListener('abort', () => { reader.cancel().catch(() => undefined); reject(controller.signal.reason as Error); }, { once: true });
+      });
+      aborted.catch(() => undefined);
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await Promise.race([reader.read(), aborted]);
         if (done) break;
         arm();
         if (size + value.length > limit) {
