@@ -190,8 +190,22 @@ export async function runUpdateCli(args: string[], deps: UpdateDeps): Promise<nu
 
 export interface UpdateSchedule {
   /** Runs one update now (after the one in progress, if any). */
-  runNow(): Promise<UpdateReport | undefined>;
+  runNow(): Promise<void>;
   stop(): void;
+}
+
+/** Runs `job` every `everyMs` and on `runNow`, never two at once; nothing after `stop`. */
+function schedule(everyMs: number, job: () => Promise<void>): UpdateSchedule {
+  let chain: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const once = (): Promise<void> => (stopped ? Promise.resolve() : job());
+  const runNow = (): Promise<void> => {
+    chain = chain.then(once, once);
+    return chain;
+  };
+  const timer = setInterval(() => { void runNow(); }, everyMs);
+  timer.unref();
+  return { runNow, stop: () => { stopped = true; clearInterval(timer); } };
 }
 
 /**
@@ -204,10 +218,7 @@ export function scheduleUpdates(o: {
 }): UpdateSchedule {
   const pubkey = readKey(o.pubkeyFile, 'public key');
   const logPubkey = o.logPubkeyFile ? readKey(o.logPubkeyFile, 'log public key') : undefined;
-  let chain: Promise<UpdateReport | undefined> = Promise.resolve(undefined);
-  let stopped = false;
-  const once = async (): Promise<UpdateReport | undefined> => {
-    if (stopped) return undefined;
+  return schedule(o.everyMs, async () => {
     try {
       const r = await runUpdate({
         db: o.db, mirrors: o.mirrors, pubkey, validate: validateDatabase,
@@ -224,19 +235,10 @@ export function scheduleUpdates(o: {
         recordAudit('update-install', { db: o.db, version: r.installed.version, manifest: r.installed.manifest_sha256, publisher: r.installed.publisher, previous: r.previous?.version ?? null, log_checked: r.logChecked });
         await o.onInstalled();
       }
-      return r;
     } catch (e) {
       o.log(`update: ${reasonOf(e)}`);
-      return undefined;
     }
-  };
-  const runNow = (): Promise<UpdateReport | undefined> => {
-    chain = chain.then(once, once);
-    return chain;
-  };
-  const timer = setInterval(() => { void runNow(); }, o.everyMs);
-  timer.unref();
-  return { runNow, stop: () => { stopped = true; clearInterval(timer); } };
+  });
 }
 
 /** A directory's files with size and modification time: what a reload would notice. */
@@ -252,30 +254,19 @@ function dirStamp(dir: string): string {
  */
 export function scheduleClamavUpdates(o: {
   mirrors: string[]; dbDir: string; names: string[]; everyMs: number;
-  onInstalled: () => Promise<void>; log: (line: string) => void; fetch?: typeof fetch;
+  onInstalled: () => Promise<void>; log: (line: string) => void;
 }): UpdateSchedule {
-  let chain: Promise<UpdateReport | undefined> = Promise.resolve(undefined);
-  let stopped = false;
-  const lines = (prefix: string) => ({ write: (s: string) => { for (const l of s.split('\n')) if (l.trim()) o.log(`${prefix}${l}`); return true; } });
-  const once = async (): Promise<undefined> => {
-    if (stopped) return undefined;
+  const lines = { write: (s: string) => { for (const l of s.split('\n')) if (l.trim()) o.log(`clamav update: ${l}`); return true; } };
+  return schedule(o.everyMs, async () => {
     const before = dirStamp(o.dbDir);
     try {
-      const code = await updateClamav({ mirrors: o.mirrors, dbDir: o.dbDir, names: o.names, ...(o.fetch ? { fetch: o.fetch } : {}) }, { stdout: lines('clamav update: '), stderr: lines('clamav update: ') });
+      const code = await updateClamav({ mirrors: o.mirrors, dbDir: o.dbDir, names: o.names }, { stdout: lines, stderr: lines });
       recordAudit('update-clamav', { db: o.dbDir, mirrors: o.mirrors, names: o.names, exit: code });
       if (dirStamp(o.dbDir) !== before) await o.onInstalled();
     } catch (e) {
       o.log(`clamav update: ${reasonOf(e)}`);
     }
-    return undefined;
-  };
-  const runNow = (): Promise<UpdateReport | undefined> => {
-    chain = chain.then(once, once);
-    return chain;
-  };
-  const timer = setInterval(() => { void runNow(); }, o.everyMs);
-  timer.unref();
-  return { runNow, stop: () => { stopped = true; clearInterval(timer); } };
+  });
 }
 
 export async function runMirror(args: string[], deps: UpdateDeps): Promise<number> {

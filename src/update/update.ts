@@ -11,23 +11,18 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BundleError, type KeyInput } from './bundle.js';
+import { BundleError } from './bundle.js';
 import { applyDelta, isDelta, readDeltaHeader } from './delta.js';
 import { DbStore, UpdateError, type InstalledVersion, type InstallOptions } from './install.js';
 import { describeFile, download, fetchIndex, fileUrl, MAX_DOWNLOAD, type MirrorFile } from './mirror.js';
-import { LogError, type ConsistencySource } from './transparency.js';
+import { LogError } from './transparency.js';
 
-export interface UpdateOptions {
+/** Where to update and from where; every install option (keys, clock, test-load, steps) applies. */
+export interface UpdateOptions extends InstallOptions {
   db: string;
   mirrors?: string[];
   /** Offline bundle or delta files. */
   files?: string[];
-  pubkey: KeyInput;
-  logPubkey?: KeyInput;
-  fetchConsistency?: ConsistencySource;
-  now?: () => Date;
-  validate?: (dir: string) => string | undefined;
-  step?: (name: string) => void;
 }
 
 export interface Refusal { source: string; version: number; reason: string }
@@ -106,13 +101,7 @@ export async function runUpdate(o: UpdateOptions): Promise<UpdateReport> {
   // Newest first; for one version, a delta (smaller) before whole bundles; then mirror order.
   candidates.sort((a, b) => b.version - a.version || (a.kind === b.kind ? 0 : a.kind === 'delta' ? -1 : 1) || a.order - b.order);
 
-  const install: InstallOptions = {
-    pubkey: o.pubkey, now,
-    ...(o.logPubkey !== undefined ? { logPubkey: o.logPubkey } : {}),
-    ...(o.fetchConsistency ? { fetchConsistency: o.fetchConsistency } : {}),
-    ...(o.validate ? { validate: o.validate } : {}),
-    ...(o.step ? { step: o.step } : {}),
-  };
+  const install: InstallOptions = { ...o, now };
   for (const c of candidates) {
     try {
       let bytes = await c.get();
