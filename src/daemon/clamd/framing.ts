@@ -106,12 +106,15 @@ export class RequestReader {
     const first = this.chunks[0];
     if (!first) return Buffer.alloc(0);
     if (first.length >= want) return first;
+    // Copy exactly `want` bytes: whole chunks, then the needed part of the next (its rest stays).
     const parts: Buffer[] = [];
     let got = 0;
     while (got < want) {
       const c = this.chunks.shift()!;
-      parts.push(c);
-      got += c.length;
+      const take = Math.min(c.length, want - got);
+      parts.push(take === c.length ? c : c.subarray(0, take));
+      if (take < c.length) this.chunks.unshift(c.subarray(take));
+      got += take;
     }
     const merged = Buffer.concat(parts, got);
     this.chunks.unshift(merged);
