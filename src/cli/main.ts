@@ -26,6 +26,7 @@ import { runDaemon } from './daemon.js';
 import { runQuarantine } from './quarantine.js';
 import { runMirror, runUpdateCli } from './update.js';
 import { runLog } from './log.js';
+import { runRansom } from './ransom.js';
 import { runAudit } from './audit.js';
 import { runWatch } from './watch.js';
 import { runStatus } from './status.js';
@@ -117,6 +118,7 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
   passThrough('update', 'install the newest valid signed signature bundle from mirrors or files (see: vigil update --help)', (args) => runUpdateCli(args, { stdout, stderr }));
   passThrough('log', 'the transparency log of signature bundles: keygen, serve, submit, audit (see: vigil log --help)', (args) => runLog(args, { stdout, stderr }));
   passThrough('mirror', 'serve signed bundles to clients: vigil mirror serve DIR --listen HOST:PORT', (args) => runMirror(args, { stdout, stderr }));
+  passThrough('ransom', 'offline ransomware help: identify the family, what to do, decrypt what generic flaws allow (see: vigil ransom --help)', (args) => runRansom(args, { stdout, stderr }));
   passThrough('quarantine', 'the quarantine vault: list, show, restore, delete, export, add, rebuild (see: vigil quarantine --help)', (args) => runQuarantine(args, { stdout, stderr }));
 
   try {
