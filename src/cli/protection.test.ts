@@ -5,6 +5,7 @@
  * command the alert prints) brings every document back byte-identical and removes what the attack
  * left. Prints the number of documents the simulator had encrypted when it was stopped.
  */
+import type { IncidentIdentification } from '../ransom/identify/incident.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,8 +37,8 @@ describe('vigil daemon --shield: detect, stop, roll back', () => {
       const scanner = await createScanner({ databases: [join(state, 'eicar.ndb')], threads: 1, cache: false });
       const out = sink();
       const err = sink();
-      let onAlert!: (a: AlertRecord, cmd: string) => void;
-      const alerted = new Promise<{ a: AlertRecord; cmd: string }>((resolve) => { onAlert = (a, cmd) => resolve({ a, cmd }); });
+      let onAlert!: (a: AlertRecord, cmd: string, id: IncidentIdentification) => void;
+      const alerted = new Promise<{ a: AlertRecord; cmd: string; id: IncidentIdentification }>((resolve) => { onAlert = (a, cmd, id) => resolve({ a, cmd, id }); });
       try {
         makeDocuments(root, 1000, { seed: mode === 'inplace' ? 7 : 8 });
         const svc = await startProtection({
@@ -68,6 +69,11 @@ describe('vigil daemon --shield: detect, stop, roll back', () => {
           // The target is at most 10 (CryptoDrop's median); the bound leaves room for a loaded machine.
           assert.ok(hit.length <= 100, `${hit.length} documents lost before the stop`);
           assert.match(out.text(), /"rollback":"vigil rollback --since /);
+          // The alert says what the attack probably was: identification ran on the files it changed.
+          assert.equal(first.id.error, undefined);
+          assert.ok(first.id.looked.names + first.id.looked.notes > 0, `identification looked at the files of the alert: ${JSON.stringify(first.id)}`);
+          for (const c of first.id.candidates) assert.ok(c.evidence.length > 0, `${c.name} named without evidence`);
+          t.diagnostic(`${mode}: identification looked at ${JSON.stringify(first.id.looked)}; top: ${first.id.candidates.map((c) => `${c.name} ${c.confidence}`).join(', ') || 'none'}; ambiguous: ${first.id.ambiguous.slice(0, 2).join('; ')}`);
           await svc.stop();
           stopped = true;
           // The printed command, pointed at this test's store.

@@ -12,6 +12,7 @@
  * the file, so that rollback never brings back something the watcher quarantined; an alert holds
  * the copies (no pruning) for a week, so the pre-attack versions cannot age out before a rollback.
  */
+import { identifyIncident, type IncidentIdentification } from '../ransom/identify/incident.js';
 import { join } from 'node:path';
 import type { Scanner } from '../lib/scanner.js';
 import { Shield, type AlertRecord, type ShieldAction } from '../protect/shield/shield.js';
@@ -37,7 +38,7 @@ export interface ProtectionOptions {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
   /** Every alert, besides the printed line (tests). */
-  onAlert?: (a: AlertRecord, rollback: string) => void;
+  onAlert?: (a: AlertRecord, rollback: string, identification: IncidentIdentification) => void;
 }
 
 export interface ProtectionService {
@@ -82,9 +83,15 @@ export async function startProtection(o: ProtectionOptions): Promise<ProtectionS
     shield.onAlert((a) => {
       store.hold(Date.now() + 7 * 24 * 3600 * 1000);
       const cmd = rollbackCommand(a, settleMs);
-      o.stdout.write(`${JSON.stringify({ shield: a, rollback: cmd })}\n`);
-      recordAudit('shield-alert', { root: a.root, reason: a.reason, files: a.files.length, processes: a.processes.map((p) => ({ pid: p.pid, exe: p.exe, action: p.action })), rollback: cmd }, o.stderr);
-      o.onAlert?.(a, cmd);
+      // The writer is already stopped: now say what it probably was (offline, from the files it
+      // changed and the notes it left) and whether a decryptor is known.
+      const identification = identifyIncident({ files: a.files, notes: a.signals.filter((x) => x.kind === 'note').map((x) => x.path) });
+      o.stdout.write(`${JSON.stringify({ shield: a, rollback: cmd, identification })}\n`);
+      recordAudit('shield-alert', {
+        root: a.root, reason: a.reason, files: a.files.length, processes: a.processes.map((p) => ({ pid: p.pid, exe: p.exe, action: p.action })), rollback: cmd,
+        identification: identification.candidates.map((c) => ({ family: c.name, confidence: c.confidence })),
+      }, o.stderr);
+      o.onAlert?.(a, cmd, identification);
     });
     watch = await startWatchService({
       paths: o.paths, scanner: o.scanner, action: o.watchAction ?? 'quarantine', settleMs,

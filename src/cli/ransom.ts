@@ -11,6 +11,7 @@
  * Why: the victim's own machine reads the notes and files; nothing is uploaded, nothing is written.
  */
 import { addImportMispCommand } from './ransom-kb.js';
+import { addDecryptCommand, addRecoverKeyCommand } from './ransom-decrypt.js';
 import type { Command } from 'commander';
 import { commandGroup, parseCommand } from './program.js';
 import { loadKnowledgeBase, activeKnowledgeBasePath } from '../ransom/kb/store.js';
@@ -92,6 +93,8 @@ export async function runRansom(args: string[], deps: RansomDeps): Promise<numbe
     .description('offline ransomware help: identify the family, what to do, decrypt what generic flaws allow');
   addIdentifyCommand(program, deps, out);
   addImportMispCommand(program, deps, out);
+  addRecoverKeyCommand(program, deps, out);
+  addDecryptCommand(program, deps, out);
   const c = await parseCommand(program, args);
   return c ?? out.code;
 }
