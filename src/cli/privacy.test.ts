@@ -3,7 +3,8 @@
  * process), recording socket(), socketpair() and connect() calls; the recording must hold none.
  * A control run that does open a socket proves the recording sees one. `vigil update` connects to
  * its configured mirror and nowhere else (no name lookup, no other address); `vigil db import`
- * opens no socket. Skipped with a message where strace is not installed (CI installs it).
+ * opens no socket; nor do ransomware identification, key recovery and decryption. Skipped with a
+ * message where strace is not installed (CI installs it).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,7 +37,7 @@ function socketCalls(work: string, args: string[]): { calls: string[]; status: n
   return { calls: text.split('\n').filter((l) => /\b(socket|socketpair|connect)\(/.test(l)), status: r.status };
 }
 
-describe('privacy: a scan opens no socket', { skip }, () => {
+describe('privacy: nothing leaves the machine', { skip }, () => {
   it('vigil scan (threads, archives, JSON), vigil yara, vigil db info: no socket; a control that connects: seen', () => {
     const work = mkdtempSync(join(tmpdir(), 'vigil-privacy-'));
     try {
@@ -114,6 +115,37 @@ describe('privacy: a scan opens no socket', { skip }, () => {
       assert.deepEqual(imp.calls, [], `vigil db import opened sockets: ${imp.calls.join(' | ')}`);
     } finally {
       mirror.kill('SIGTERM');
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('vigil ransom identify, recover-key and decrypt open no socket', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'vigil-privacy-'));
+    try {
+      const vigil = join(root(), 'bin', 'vigil.js');
+      const { generateCorpus, encryptTreeXor } = await import('../ransom/decrypt/simulator.js');
+      const victim = join(work, 'victim');
+      const originals = join(work, 'originals');
+      generateCorpus(originals, { count: 12, seed: 5, maxSize: 64 * 1024 });
+      generateCorpus(victim, { count: 12, seed: 5, maxSize: 64 * 1024 });
+      const encrypted = encryptTreeXor(victim, Buffer.from('privacy-key-17'));
+      writeFileSync(join(victim, 'HOW_TO_DECRYPT.txt'), 'Your files are encrypted. Write to restore@example.com with your ID 4f2a9c1d.\n');
+      const pdf = encrypted.find((f) => f.endsWith('.pdf.xor1'))!;
+      const plain = join(originals, pdf.slice(victim.length + 1, -'.xor1'.length));
+      const key = join(work, 'key.json');
+      const runs: [string, string[], number[]][] = [
+        ['vigil ransom identify --dir', [vigil, 'ransom', 'identify', '--dir', victim, '--json'], [0, 1]],
+        ['vigil ransom recover-key', [vigil, 'ransom', 'recover-key', '--plain', plain, '--cipher', pdf, '--out', key], [0]],
+        ['vigil ransom decrypt', [vigil, 'ransom', 'decrypt', '--key', key, ...encrypted], [0, 1]],
+      ];
+      for (const [label, args, codes] of runs) {
+        const r = socketCalls(work, args);
+        assert.ok(codes.includes(r.status ?? -1), `${label}: exit ${r.status}`);
+        assert.deepEqual(r.calls, [], `${label} opened sockets: ${r.calls.join(' | ')}`);
+      }
+      assert.ok(existsSync(key), 'recover-key wrote the key');
+      assert.ok(readFileSync(pdf.slice(0, -'.xor1'.length)).equals(readFileSync(plain)), 'decrypt wrote the original beside the encrypted file');
+    } finally {
       rmSync(work, { recursive: true, force: true });
     }
   });
