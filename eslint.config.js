@@ -3,7 +3,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const shells = ['scan', 'daemon', 'protect', 'update', 'cli', 'web'];
+const shells = ['scan', 'daemon', 'protect', 'update', 'ransom', 'cli', 'web'];
 const layerRule = (from, forbidden) => ({
   files: [`src/${from}/**/*.ts`],
   rules: {

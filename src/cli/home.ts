@@ -4,22 +4,11 @@
  * compiled-database cache, and the database shipped inside the package.
  */
 import { existsSync } from 'node:fs';
-import { vigilHome } from '../core/home.js';
+import { packagedDbDir, vigilHome } from '../core/home.js';
 
-export { vigilHome };
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-/** The package's own database directory (`db/` at the package root). */
-export function packagedDbDir(): string {
-  // This file is dist/src/cli/home.js (or src/cli/home.ts under a TypeScript runner).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'db'))) return join(dir, 'db');
-    dir = dirname(dir);
-  }
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'db');
-}
+export { packagedDbDir, vigilHome };
 
 /**
  * The default `-d`: those of the user's database directories that exist — `db` (signed bundles

@@ -12,8 +12,7 @@
  */
 import { mkdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { packagedDbDir } from '../../cli/home.js';
-import { vigilHome } from '../../core/home.js';
+import { packagedDbDir, vigilHome } from '../../core/home.js';
 import { writeFileAtomic } from '../../core/newfile.js';
 import type { Decryptor, ExtensionPattern, Family, FileMarker, KnowledgeBase } from '../types.js';
 import { isSignature } from './minhash.js';

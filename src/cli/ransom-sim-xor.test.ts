@@ -9,10 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { mulberry32 } from '../../core/random.js';
-import { runDecrypt, runRecoverKey } from '../../cli/ransom-decrypt.js';
-import { encryptTreeXor } from './simulator.js';
-import { capture, listFiles, makeScene, sha, victimPath } from './testkit.js';
+import { mulberry32 } from '../core/random.js';
+import { runDecrypt, runRecoverKey } from './ransom-decrypt.js';
+import { encryptTreeXor } from '../ransom/decrypt/simulator.js';
+import { capture, listFiles, makeScene, sha, victimPath } from '../ransom/decrypt/testkit.js';
 
 test('static XOR ransomware: 500 files recovered from one pair and from a PNG header; wrong keys write nothing', async (t) => {
   const scene = makeScene(81);

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mulberry32 } from '../../core/random.js';
-import { addDecryptCommand, addRecoverKeyCommand, runDecrypt, runRecoverKey } from '../../cli/ransom-decrypt.js';
-import { commandGroup, parseCommand } from '../../cli/program.js';
-import { makeFile } from './simulator.js';
-import { xorRepeating } from './xor.js';
-import { capture } from './testkit.js';
+import { mulberry32 } from '../core/random.js';
+import { addDecryptCommand, addRecoverKeyCommand, runDecrypt, runRecoverKey } from './ransom-decrypt.js';
+import { commandGroup, parseCommand } from './program.js';
+import { makeFile } from '../ransom/decrypt/simulator.js';
+import { xorRepeating } from '../ransom/decrypt/xor.js';
+import { capture } from '../ransom/decrypt/testkit.js';
 
 test('recover-key and decrypt: exit codes, errors with their cause, nothing overwritten', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-ransom-cli-'));

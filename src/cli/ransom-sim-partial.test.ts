@@ -9,10 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32 } from '../../core/random.js';
-import { runDecrypt, runRecoverKey } from '../../cli/ransom-decrypt.js';
-import { encryptTreeCtr } from './simulator.js';
-import { capture, listFiles, makeScene, sha, victimPath } from './testkit.js';
+import { mulberry32 } from '../core/random.js';
+import { runDecrypt, runRecoverKey } from './ransom-decrypt.js';
+import { encryptTreeCtr } from '../ransom/decrypt/simulator.js';
+import { capture, listFiles, makeScene, sha, victimPath } from '../ransom/decrypt/testkit.js';
 
 const N = 16 * 1024;
 
