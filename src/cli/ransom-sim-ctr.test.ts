@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { mulberry32 } from '../core/random.js';
 import { runDecrypt, runRecoverKey } from './ransom-decrypt.js';
 import { encryptTreeCtr } from '../ransom/decrypt/simulator.js';
-import { capture, listFiles, makeScene, sha, victimPath } from '../ransom/decrypt/testkit.js';
+import { assertRecovered, capture, listFiles, makeScene, sha, victimPath } from '../ransom/decrypt/testkit.js';
 
 interface Rep { files: { file: string; status: string; type: string; recoverable: number; size: number; written?: string }[]; summary: { verified: number; written: number; wrongKey: number; unverified: number; tooShort: number } }
 
@@ -106,14 +106,7 @@ test('reused AES-256-CTR key and nonce: 500 files from the longest pair; shorter
     assert.equal(await runDecrypt(['--key', keyFile, ...enc], c.deps), 1);
     const ms = Date.now() - t0;
     assert.match(c.out.at(-1) ?? '', /500 files: 450 verified, 50 unverified, 0 wrong key, 0 keystream too short, 0 errors; 500 written/);
-    let identical = 0;
-    for (const f of scene.files) {
-      const v = victimPath(scene, f);
-      assert.ok(readFileSync(taken.includes(f) ? v + '.decrypted' : v).equals(readFileSync(f.path)), `${v} differs`);
-      identical++;
-    }
-    for (const f of taken) assert.equal(readFileSync(victimPath(scene, f), 'utf8'), 'precious');
-    for (const [p, h] of encHashes) assert.equal(sha(p), h, `${p} was modified`);
+    const identical = assertRecovered(scene, taken, 'precious', encHashes);
     t.diagnostic(`pair = longest file (${longest.size} B): ${identical}/500 byte-identical, ${ms} ms`);
   } finally {
     scene.cleanup();

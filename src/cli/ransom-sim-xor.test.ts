@@ -12,7 +12,7 @@ import { basename, join, relative } from 'node:path';
 import { mulberry32 } from '../core/random.js';
 import { runDecrypt, runRecoverKey } from './ransom-decrypt.js';
 import { encryptTreeXor } from '../ransom/decrypt/simulator.js';
-import { capture, listFiles, makeScene, sha, victimPath } from '../ransom/decrypt/testkit.js';
+import { assertRecovered, capture, listFiles, makeScene, sha, victimPath } from '../ransom/decrypt/testkit.js';
 
 test('static XOR ransomware: 500 files recovered from one pair and from a PNG header; wrong keys write nothing', async (t) => {
   const scene = makeScene(81);
@@ -81,15 +81,7 @@ test('static XOR ransomware: 500 files recovered from one pair and from a PNG he
     const code = await runDecrypt(['--key', keyFile, ...enc], c.deps);
     const ms = Date.now() - t0;
     assert.equal(code, 1, 'random binary files cannot be verified: exit 1'); // 450 verified + 50 unverified
-    let identical = 0;
-    for (const f of scene.files) {
-      const v = victimPath(scene, f);
-      const out = taken.includes(f) ? v + '.decrypted' : v;
-      assert.ok(readFileSync(out).equals(readFileSync(f.path)), `${out} differs from the original`);
-      identical++;
-    }
-    for (const f of taken) assert.equal(readFileSync(victimPath(scene, f), 'utf8'), 'do not overwrite me');
-    for (const [p, h] of encHashes) assert.equal(sha(p), h, `${p} was modified`);
+    const identical = assertRecovered(scene, taken, 'do not overwrite me', encHashes);
     const summary = c.out.at(-1) ?? '';
     assert.match(summary, /500 files: 450 verified, 50 unverified, 0 wrong key, 0 keystream too short, 0 errors; 500 written/);
     t.diagnostic(`known pair (${pdf.size} B PDF): ${identical}/500 byte-identical (450 verified, 50 random binaries unverifiable but written), ${ms} ms`);

@@ -5,6 +5,7 @@
  * copy (`victim/`) the test ransomware encrypts, helpers to run the CLI in process and to compare
  * results with the originals. Why: three simulator tests need the same 500-file scene.
  */
+import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -38,4 +39,22 @@ export const sha = (path: string): string => createHash('sha256').update(readFil
 export function capture(): { out: string[]; err: string[]; deps: { stdout: { write(s: string): boolean }; stderr: { write(s: string): boolean } } } {
   const out: string[] = [], err: string[] = [];
   return { out, err, deps: { stdout: { write: (s: string) => out.push(s) > 0 }, stderr: { write: (s: string) => err.push(s) > 0 } } };
+}
+
+/**
+ * After a decryption run: every original is back byte-identical (beside a pre-created file of the
+ * same name: as `.decrypted`), the pre-created files still hold `kept`, and no encrypted file
+ * changed. Returns how many originals were checked.
+ */
+export function assertRecovered(scene: Scene, taken: readonly CorpusFile[], kept: string, encHashes: ReadonlyMap<string, string>): number {
+  let identical = 0;
+  for (const f of scene.files) {
+    const v = victimPath(scene, f);
+    const out = taken.includes(f) ? `${v}.decrypted` : v;
+    assert.ok(readFileSync(out).equals(readFileSync(f.path)), `${out} differs from the original`);
+    identical++;
+  }
+  for (const f of taken) assert.equal(readFileSync(victimPath(scene, f), 'utf8'), kept, `${victimPath(scene, f)} was overwritten`);
+  for (const [p, h] of encHashes) assert.equal(sha(p), h, `${p} was modified`);
+  return identical;
 }

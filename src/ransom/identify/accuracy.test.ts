@@ -19,13 +19,14 @@
  * names and the note as `signals.ts` does. A hit is the true family, or a family sharing a name or
  * synonym with it (the galaxy lists some families twice), among the first 1 or 3 candidates.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { importMispGalaxy } from '../kb/misp.js';
 import { sharedGalaxyPath, NO_SHARED } from '../kb/testdata.js';
 import { compileKb, identify, type KbIndex } from './score.js';
 import { buildCases, CONDITIONS, galaxyNotes, sameFamily, type Condition } from './testset.js';
+import type { KnowledgeBase } from '../types.js';
 
 /**
  * Floors: the figures measured on 2026-11-29 with the knowledge base of that day (names 72.4% /
@@ -46,16 +47,23 @@ const ISSUE_CONDITIONS: readonly Condition[] = ['names', 'note', 'both'];
 
 interface Tally { n: number; top1: number; top3: number }
 
-test('identification accuracy on the knowledge-base-derived test set', (t) => {
+/** The knowledge base imported from the shared galaxy and its notes; undefined (test skipped) without it. */
+function galaxySetup(t: TestContext): { kb: KnowledgeBase; notes: ReturnType<typeof galaxyNotes> } | undefined {
   const path = sharedGalaxyPath();
   if (!path) {
     t.skip(NO_SHARED);
-    return;
+    return undefined;
   }
   const galaxy: unknown = JSON.parse(readFileSync(path, 'utf8'));
   const { kb } = importMispGalaxy(galaxy);
+  return { kb, notes: galaxyNotes(galaxy, kb) };
+}
+
+test('identification accuracy on the knowledge-base-derived test set', (t) => {
+  const g = galaxySetup(t);
+  if (!g) return;
+  const { kb, notes } = g;
   const index: KbIndex = compileKb(kb);
-  const notes = galaxyNotes(galaxy, kb);
   const cases = buildCases(kb, notes);
   const t0 = Date.now();
   const tally = Object.fromEntries(CONDITIONS.map((k) => [k, { n: 0, top1: 0, top3: 0 }])) as Record<Condition, Tally>;
@@ -153,14 +161,9 @@ test('identification accuracy on the knowledge-base-derived test set', (t) => {
 });
 
 test('the test set is deterministic (same seed, same cases)', (t) => {
-  const path = sharedGalaxyPath();
-  if (!path) {
-    t.skip(NO_SHARED);
-    return;
-  }
-  const galaxy: unknown = JSON.parse(readFileSync(path, 'utf8'));
-  const { kb } = importMispGalaxy(galaxy);
-  const notes = galaxyNotes(galaxy, kb);
+  const g = galaxySetup(t);
+  if (!g) return;
+  const { kb, notes } = g;
   const a = buildCases(kb, notes);
   const b = buildCases(kb, notes);
   assert.equal(JSON.stringify(a.map((c) => c.signals)), JSON.stringify(b.map((c) => c.signals)));
