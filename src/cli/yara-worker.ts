@@ -7,7 +7,8 @@
  * thread prints whole and in file order.
  *
  * Why compile per worker rather than share: compiled YARA rules hold closures and regex programs
- * that cannot cross a thread boundary; compiling rule text is fast next to scanning a tree.
+ * that cannot cross a thread boundary; compiling rule text is fast next to scanning a tree. The
+ * warnings were computed (and printed) by the main thread's compile, so the workers skip them.
  */
 import { compileYara, type YaraSource } from '../engine/yara/rules.js';
 import type { ExternalValue } from '../signatures/yara/check.js';
@@ -27,7 +28,7 @@ export interface YaraWorkerTask {
 
 export function createYaraWorker(init: unknown): (task: YaraWorkerTask) => FileReport {
   const { sources, externals, strictEscape, render } = init as YaraWorkerInit;
-  const setup = scanSetup(compileYara(sources, { externals, strictEscape, include: readInclude }));
+  const setup = scanSetup(compileYara(sources, { externals, strictEscape, include: readInclude, warnings: false }));
   if (!setup) throw new Error('the rules did not compile in the worker');
   return (task) => scanListedFile(setup, task.path, render, task.deadlineSec);
 }

@@ -401,10 +401,16 @@ export async function runYara(argv: string[], deps: YaraDeps): Promise<number> {
   const threads = o.threads ?? 1;
   if (missing === undefined && threads >= 2 && (o.scanList || isDirectory(target))) {
     const init: YaraWorkerInit = { sources, externals: ext.externals, strictEscape: o.strictEscape, render };
-    early = WorkerPool.create<YaraWorkerTask, FileReport>({
-      module: new URL('./yara-worker.js', import.meta.url).href, exportName: 'createYaraWorker', init, size: Math.min(threads, availableParallelism()),
-    });
-    early.catch(() => undefined);
+    // The main thread scans too (it compiled the rules anyway), so the pool is one thread smaller.
+    const workers = Math.min(threads, availableParallelism()) - 1;
+    if (workers > 0) {
+      early = WorkerPool.create<YaraWorkerTask, FileReport>({
+        module: new URL('./yara-worker.js', import.meta.url).href, exportName: 'createYaraWorker', init, size: workers,
+        // This thread scans too and cannot feed a worker while it does: keep them well supplied.
+        jobsPerWorker: 16,
+      });
+      early.catch(() => undefined);
+    }
   }
   try {
     return await compileAndScan(deps, o, sources, ext.externals, missing, render, target, early);
@@ -490,12 +496,23 @@ async function compileAndScan(
     return 0;
   }
 
-  // The pool was started before compiling under the same condition (threads ≥ 2, directory or list).
-  if (!early) return 1;
-  const pool = await early;
+  // The pool was started before compiling under the same condition (threads ≥ 2, directory or
+  // list), one thread smaller than asked: this thread takes a file whenever it is free, the
+  // workers the others (their tasks are posted before this thread blocks in a scan).
+  const pool = early ? await early : undefined;
+  let mainBusy = false;
+  const scanHere = async (path: string): Promise<FileReport> => {
+    mainBusy = true;
+    try {
+      await new Promise<void>((r) => setImmediate(r)); // let the other files of this round reach the workers first
+      return scanListedFile(setup, path, render, deadlineSec);
+    } finally {
+      mainBusy = false;
+    }
+  };
   await orderedMap(
     paths,
-    async (path) => (stopped ? undefined : pool.run({ path, deadlineSec })),
+    async (path) => (stopped ? undefined : !pool || !mainBusy ? scanHere(path) : pool.run({ path, deadlineSec })),
     (report, path) => {
       if (stopped || !report) return;
       if (report.skipped) { stopped = true; return; }
@@ -503,7 +520,7 @@ async function compileAndScan(
     },
     // Workers read their files themselves and reports are small, so many can wait for their turn:
     // a large file at the head of the order must not leave the other workers idle.
-    { concurrency: pool.size * 2, window: 512 },
+    { concurrency: (pool?.size ?? 0) * 16 + 2, window: 512 },
   );
   return 0;
 }

@@ -33,6 +33,11 @@ export interface WorkerPoolOptions {
   init: unknown;
   /** Number of workers (at least 1). */
   size: number;
+  /**
+   * Jobs sent ahead to each worker (default 2). More when the thread that feeds the pool also
+   * does long work of its own, during which it cannot answer a worker that ran dry.
+   */
+  jobsPerWorker?: number;
 }
 
 interface WorkerBoot {
@@ -103,13 +108,13 @@ export class WorkerPool<Task, Result> {
   private closing = false;
   private fatal: Error | undefined;
 
-  private constructor(private readonly boot: WorkerBoot, readonly size: number) {}
+  private constructor(private readonly boot: WorkerBoot, readonly size: number, private readonly jobsPerWorker: number) {}
 
   /** Starts `size` workers and resolves once every one has run its factory. */
   static async create<Task, Result>(options: WorkerPoolOptions): Promise<WorkerPool<Task, Result>> {
     const size = Math.max(1, Math.floor(options.size));
     const boot: WorkerBoot = { [POOL_MARK]: true, module: moduleUrl(options.module), exportName: options.exportName, init: options.init };
-    const pool = new WorkerPool<Task, Result>(boot, size);
+    const pool = new WorkerPool<Task, Result>(boot, size, Math.max(1, Math.floor(options.jobsPerWorker ?? JOBS_PER_WORKER)));
     try {
       await Promise.all(Array.from({ length: size }, () => pool.spawn()));
     } catch (e) {
@@ -215,8 +220,8 @@ export class WorkerPool<Task, Result> {
   }
 
   private dispatch(): void {
-    // Fill every worker to one job first, then to JOBS_PER_WORKER, so that work spreads evenly.
-    for (let depth = 1; depth <= JOBS_PER_WORKER; depth++) {
+    // Fill every worker to one job first, then to jobsPerWorker, so that work spreads evenly.
+    for (let depth = 1; depth <= this.jobsPerWorker; depth++) {
       for (const slot of this.slots) {
         if (slot.jobs.length >= depth) continue;
         const job = this.queue.shift();

@@ -69,6 +69,11 @@ export interface CompileYaraOptions {
   strictEscape?: boolean;
   /** Reads the file of an `include` (the path yara would open); without it includes are not followed. */
   include?: (path: string) => string | Uint8Array | undefined;
+  /**
+   * Compute yara's performance warnings (slow strings, …); default true. A second compile of
+   * sources already compiled once with warnings (a scanning thread's) skips them.
+   */
+  warnings?: boolean;
 }
 
 export function compileYara(sources: readonly YaraSource[], opts: CompileYaraOptions = {}): YaraCompileResult {
@@ -98,7 +103,7 @@ export function compileYara(sources: readonly YaraSource[], opts: CompileYaraOpt
     // syntax error; of a broken rule only the strings before the error (the checker kept those).
     const syntaxFailed = p.diagnostics.some((d) => d.severity === 'error');
     const ast = syntaxFailed ? { ...p.ast, rules: p.ast.rules.map((r) => (r.broken ? { ...r, condition: null } : r)) } : p.ast;
-    mine.push(...yaraWarnings({ file: src.file, ast, rules: c.rules, matchers, source: src.text }));
+    if (opts.warnings !== false) mine.push(...yaraWarnings({ file: src.file, ast, rules: c.rules, matchers, source: src.text }));
     diagnostics.push(...inSourceOrder(mine, src.file));
     if (syntaxFailed) continue;
     groups.push({ namespace, rules: c.rules, matchers, prior: prior?.rules.length ?? 0 });
