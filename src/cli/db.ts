@@ -38,7 +38,14 @@ export async function runDb(args: string[], deps: DbDeps): Promise<number> {
   if (args[0] === 'import') return runDbImport(args.slice(1), deps);
   if (['keygen', 'build', 'verify', 'diff'].includes(args[0] ?? '')) return runDbSign(args, deps);
   let code = 0;
-  const program = commandGroup('vigil db', deps);
+  const program = commandGroup('vigil db', deps).addHelpText('after', `
+Also:
+  keygen --out NAME                                 an Ed25519 publisher key pair
+  build SRC_DIR --key NAME.key --version N --out B  a signed bundle of a directory's databases
+  verify BUNDLE --pubkey NAME.pub                   check a bundle
+  diff OLD NEW --pubkey NAME.pub --out DELTA        a delta between two bundles
+  import FILE... [--out DIR] [--name N] [--json]    MISP, STIX 2.1, hash lists with provenance
+(each: vigil db COMMAND --help)`);
 
   program
     .command('compile')

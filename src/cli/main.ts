@@ -107,7 +107,7 @@ export async function main(argv: string[], deps: Partial<MainDeps> = {}): Promis
     ...(deps.stdin ? { stdin: deps.stdin } : {}),
     version,
   }));
-  passThrough('db', 'signature databases: compile the cache, show what is loaded (see: vigil db --help)', (args) => runDb(args, { stdout, stderr }));
+  passThrough('db', 'signature databases: compile, info, signed bundles (keygen, build, verify, diff), threat-intelligence import (see: vigil db --help)', (args) => runDb(args, { stdout, stderr }));
   passThrough('yara', 'scan with YARA rules, yara-compatible (vigil yara [options] RULES_FILE... TARGET)', (args) => runYara(args, { stdout, stderr, version }));
   passThrough('daemon', "clamd's protocol and the HTTP API (see: vigil daemon --help)", (args) => runDaemon(args, { stdout, stderr }));
   passThrough('watch', 'scan files as they are written into directories (see: vigil watch --help)', (args) => runWatch(args, { stdout, stderr }));
