@@ -12,7 +12,7 @@
  * the file, so that rollback never brings back something the watcher quarantined; an alert holds
  * the copies (no pruning) for a week, so the pre-attack versions cannot age out before a rollback.
  */
-import { identifyIncident, type IncidentIdentification } from '../ransom/identify/incident.js';
+import { identifyIncident, preloadIncidentKb, type IncidentIdentification } from '../ransom/identify/incident.js';
 import { join } from 'node:path';
 import type { Scanner } from '../lib/scanner.js';
 import { Shield, type AlertRecord, type ShieldAction } from '../protect/shield/shield.js';
@@ -80,11 +80,17 @@ export async function startProtection(o: ProtectionOptions): Promise<ProtectionS
       roots: o.paths, exclude: (p: string) => shield.isCanary(p), ...(o.versionsDir !== undefined ? { dir: o.versionsDir } : {}),
     });
     const store = versions;
+    // Identification at alert time must not hold up the shield: the knowledge base is ready first.
+    preloadIncidentKb();
     shield.onAlert((a) => {
       store.hold(Date.now() + 7 * 24 * 3600 * 1000);
+      // The writer is already stopped; the shield goes on judging events before this runs.
+      setImmediate(() => report(a));
+    });
+    const report = (a: AlertRecord): void => {
       const cmd = rollbackCommand(a, settleMs);
-      // The writer is already stopped: now say what it probably was (offline, from the files it
-      // changed and the notes it left) and whether a decryptor is known.
+      // Say what the attack probably was (offline, from the files it changed and the notes it
+      // left) and whether a decryptor is known.
       const identification = identifyIncident({ files: a.files, notes: a.signals.filter((x) => x.kind === 'note').map((x) => x.path) });
       o.stdout.write(`${JSON.stringify({ shield: a, rollback: cmd, identification })}\n`);
       recordAudit('shield-alert', {
@@ -92,7 +98,7 @@ export async function startProtection(o: ProtectionOptions): Promise<ProtectionS
         identification: identification.candidates.map((c) => ({ family: c.name, confidence: c.confidence })),
       }, o.stderr);
       o.onAlert?.(a, cmd, identification);
-    });
+    };
     watch = await startWatchService({
       paths: o.paths, scanner: o.scanner, action: o.watchAction ?? 'quarantine', settleMs,
       ...(o.vault !== undefined ? { vault: o.vault } : {}), ...(o.watchState !== undefined ? { state: o.watchState } : {}),

@@ -236,8 +236,13 @@ export async function ensureParents(path: string, root: string): Promise<string[
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     if (st?.isSymbolicLink()) {
-      await unlink(cur).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
-      removed.push(cur);
+      // Another restore in the same directory may have replaced the link already (ENOENT), or even
+      // made the directory in its place (EISDIR/EPERM): then the directory below is used.
+      const gone = await unlink(cur).then(() => true, (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT' && e.code !== 'EISDIR' && e.code !== 'EPERM') throw e;
+        return false;
+      });
+      if (gone) removed.push(cur);
       st = undefined;
     }
     if (!st) {

@@ -36,6 +36,14 @@ function indexFor(path: string): KbIndex {
   return cached.index;
 }
 
+/**
+ * Loads and compiles the knowledge base ahead of any incident (a few hundred milliseconds), so that
+ * identification at alert time costs only the reading of a few files. Errors wait for the incident.
+ */
+export function preloadIncidentKb(kbPath?: string): void {
+  try { indexFor(kbPath ?? activeKnowledgeBasePath()); } catch { /* reported with the incident */ }
+}
+
 /** Identifies the family behind an incident; never throws. */
 export function identifyIncident(o: { files: readonly string[]; notes: readonly string[]; kbPath?: string; top?: number }): IncidentIdentification {
   const notes = [...new Set(o.notes)];
