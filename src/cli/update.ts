@@ -20,7 +20,8 @@
  * Why: the client side of signed, publicly logged updates (src/update/).
  */
 import { commandGroup, parseCommand } from './program.js';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { databaseFingerprint } from '../daemon/selfcheck.js';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { vigilHome } from '../core/home.js';
@@ -241,13 +242,6 @@ export function scheduleUpdates(o: {
   });
 }
 
-/** A directory's files with size and modification time: what a reload would notice. */
-function dirStamp(dir: string): string {
-  try {
-    return readdirSync(dir).sort().map((n) => { const st = statSync(join(dir, n)); return `${n}:${st.size}:${st.mtimeMs}`; }).join('\n');
-  } catch { return ''; }
-}
-
 /**
  * The daemon's scheduled ClamAV updates (freshclam's job): every `everyMs`, `updateClamav` into
  * `dbDir`; when its files changed, `onInstalled` (the daemon reloads). freshclam's lines go to `log`.
@@ -258,11 +252,11 @@ export function scheduleClamavUpdates(o: {
 }): UpdateSchedule {
   const lines = { write: (s: string) => { for (const l of s.split('\n')) if (l.trim()) o.log(`clamav update: ${l}`); return true; } };
   return schedule(o.everyMs, async () => {
-    const before = dirStamp(o.dbDir);
+    const before = databaseFingerprint([o.dbDir]);
     try {
       const code = await updateClamav({ mirrors: o.mirrors, dbDir: o.dbDir, names: o.names }, { stdout: lines, stderr: lines });
       recordAudit('update-clamav', { db: o.dbDir, mirrors: o.mirrors, names: o.names, exit: code });
-      if (dirStamp(o.dbDir) !== before) await o.onInstalled();
+      if (databaseFingerprint([o.dbDir]) !== before) await o.onInstalled();
     } catch (e) {
       o.log(`clamav update: ${reasonOf(e)}`);
     }
