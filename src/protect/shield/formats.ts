@@ -1,6 +1,6 @@
 /**
  * Small but valid documents of the formats users keep and ransomware goes after: ZIP containers
- * (DOCX, XLSX), PDF, baseline JPEG, PNG, GIF.
+ * (DOCX, XLSX; the ZIP itself from formats/zip-writer.ts), PDF, baseline JPEG, PNG, GIF.
  *
  * In: text lines, table rows, image sizes and a seed. Out: the file's bytes.
  * Why: canary files must pass the "is this a real document" checks encryptors run (magic bytes,
@@ -9,79 +9,15 @@
  * fixed sample would have a fixed hash that an encryptor could skip). The tests use the same
  * writers to build their mixed document trees.
  */
-import { deflateRawSync, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { crc32 } from '../../core/crc32.js';
 import { mulberry32 } from '../../core/random.js';
+import { makeZip, type ZipMember } from '../../formats/zip-writer.js';
 
 /** A deterministic pseudo-random generator (mulberry32), for reproducible documents. */
 export const prng = mulberry32;
 
-export interface ZipEntry {
-  name: string;
-  data: Uint8Array | string;
-  /** Deflate (default) or store. */
-  store?: boolean;
-}
-
-/** DOS date and time of a Date (ZIP's local time fields). */
-function dosDateTime(d: Date): { time: number; date: number } {
-  const year = Math.max(1980, d.getFullYear());
-  return {
-    time: (d.getHours() << 11) | (d.getMinutes() << 5) | (d.getSeconds() >> 1),
-    date: ((year - 1980) << 9) | ((d.getMonth() + 1) << 5) | d.getDate(),
-  };
-}
-
-/** A ZIP archive (APPNOTE 6.3: local headers, central directory, end record; UTF-8 names). */
-export function makeZip(entries: ZipEntry[], when = new Date()): Buffer {
-  const { time, date } = dosDateTime(when);
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const raw = typeof e.data === 'string' ? Buffer.from(e.data, 'utf8') : Buffer.from(e.data);
-    const name = Buffer.from(e.name, 'utf8');
-    const method = e.store ? 0 : 8;
-    const body = e.store ? raw : deflateRawSync(raw, { level: 6 });
-    const crc = crc32(raw);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x0800, 6);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt16LE(time, 10);
-    local.writeUInt16LE(date, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(raw.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt16LE(time, 12);
-    central.writeUInt16LE(date, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(raw.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, body);
-    centrals.push(central, name);
-    offset += local.length + name.length + body.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
-}
+export { makeZip, type ZipMember } from '../../formats/zip-writer.js';
 
 const xmlEscape = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -106,7 +42,7 @@ function coreProps(title: string, author: string, when: Date): string {
  * properties, then the given parts. `main` is the main part's name, `mainType` its content type,
  * `overrides` the content types of the other parts.
  */
-function officePackage(main: string, mainType: string, overrides: [string, string][], parts: ZipEntry[], meta: { title?: string; author?: string }, when: Date): Buffer {
+function officePackage(main: string, mainType: string, overrides: [string, string][], parts: ZipMember[], meta: { title?: string; author?: string }, when: Date): Buffer {
   const override = (name: string, type: string): string => `<Override PartName="${name}" ContentType="${type}"/>`;
   return makeZip([
     {

@@ -15,8 +15,9 @@
 import { createCipheriv } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflateRawSync, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { crc32 } from '../../core/crc32.js';
+import { makeZip, type ZipMember } from '../../formats/zip-writer.js';
 import { writeNewFile } from '../../core/newfile.js';
 import { mulberry32 } from '../../core/random.js';
 import { xorPrefix, xorRepeating } from './xor.js';
@@ -117,27 +118,8 @@ export function makePdf(rng: Rng, target: number): Buffer {
   return latin1(out);
 }
 
-interface Member { name: string; data: Uint8Array; deflate: boolean }
-
-export function makeZip(members: Member[]): Buffer {
-  const parts: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const m of members) {
-    const name = Buffer.from(m.name, 'utf8');
-    const body = m.deflate ? deflateRawSync(m.data) : Buffer.from(m.data);
-    const crc = crc32(m.data);
-    const method = m.deflate ? 8 : 0;
-    const common = [...le16(20), ...le16(0x0800), ...le16(method), ...le16(0x6000), ...le16(0x5b21), ...le32(crc), ...le32(body.length), ...le32(m.data.length), ...le16(name.length)];
-    const local = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, ...common, ...le16(0)]), name]);
-    central.push(Buffer.concat([Buffer.from([0x50, 0x4b, 0x01, 0x02, ...le16(0x031e), ...common, ...le16(0), ...le16(0), ...le16(0), ...le16(0), ...le32(0o100644 << 16), ...le32(offset)]), name]));
-    parts.push(local, body);
-    offset += local.length + body.length;
-  }
-  const cd = Buffer.concat(central);
-  const eocd = Buffer.from([0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, ...le16(members.length), ...le16(members.length), ...le32(cd.length), ...le32(offset), 0, 0]);
-  return Buffer.concat([...parts, cd, eocd]);
-}
+/** The time written into the corpus's ZIP headers: fixed, so a seed always gives the same bytes. */
+const ZIP_TIME = new Date(2025, 8, 1, 12, 0, 0);
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
@@ -151,25 +133,25 @@ function makeOoxml(rng: Rng, target: number, kind: 'docx' | 'xlsx'): Buffer {
   const body = word
     ? `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>${text.split('\n').map((l) => `<w:p><w:r><w:t>${l}</w:t></w:r></w:p>`).join('')}</w:body></w:document>`
     : `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets><sheet name="${text.slice(0, 20).replace(/[<>&"\n]/g, '')}" sheetId="1"/></sheets></workbook>`;
-  const members: Member[] = [
-    { name: '[Content_Types].xml', data: utf8(ct), deflate: true },
-    { name: '_rels/.rels', data: utf8(rels), deflate: true },
-    { name: main, data: utf8(body), deflate: true },
+  const members: ZipMember[] = [
+    { name: '[Content_Types].xml', data: utf8(ct) },
+    { name: '_rels/.rels', data: utf8(rels) },
+    { name: main, data: utf8(body) },
   ];
-  const base = makeZip(members).length;
-  if (target > base + 200) members.push({ name: word ? 'word/media/image1.bin' : 'xl/media/image1.bin', data: randomBytes(rng, target - base - 120), deflate: false });
-  return makeZip(members);
+  const base = makeZip(members, ZIP_TIME).length;
+  if (target > base + 200) members.push({ name: word ? 'word/media/image1.bin' : 'xl/media/image1.bin', data: randomBytes(rng, target - base - 120), store: true });
+  return makeZip(members, ZIP_TIME);
 }
 
 function makePlainZip(rng: Rng, target: number): Buffer {
-  const members: Member[] = [{ name: 'readme.txt', data: utf8(words(rng, Math.min(2000, Math.max(20, target >> 3)))), deflate: true }];
-  const base = makeZip(members).length;
+  const members: ZipMember[] = [{ name: 'readme.txt', data: utf8(words(rng, Math.min(2000, Math.max(20, target >> 3)))) }];
+  const base = makeZip(members, ZIP_TIME).length;
   if (target > base + 150) {
     const n = target - base - 140;
-    members.push({ name: 'data/part1.bin', data: randomBytes(rng, n >> 1), deflate: false });
-    members.push({ name: 'data/notes.txt', data: utf8(words(rng, n >> 1)), deflate: rng() < 0.5 });
+    members.push({ name: 'data/part1.bin', data: randomBytes(rng, n >> 1), store: true });
+    members.push({ name: 'data/notes.txt', data: utf8(words(rng, n >> 1)), store: rng() >= 0.5 });
   }
-  return makeZip(members);
+  return makeZip(members, ZIP_TIME);
 }
 
 export function makeJpeg(rng: Rng, target: number): Buffer {
